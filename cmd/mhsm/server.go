@@ -1,0 +1,45 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/mhsm/mhsm/internal/app"
+	"github.com/mhsm/mhsm/internal/config"
+)
+
+// serverFlags binds the server configuration flags to cfg.
+func serverFlags(cmd *cobra.Command, cfg *config.Server) {
+	f := cmd.Flags()
+	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "HTTPS listen address")
+	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the store, root key and TLS material")
+	f.StringVar(&cfg.Domain, "domain", cfg.Domain, "DNS suffix: login.<domain>, <hsm>.managedhsm.<domain>, …")
+	f.IntVar(&cfg.PublicPort, "public-port", cfg.PublicPort, "port clients use in URLs (default: the port of --addr)")
+	f.BoolVar(&cfg.Dev, "dev", cfg.Dev, "create a dev tenant, HSM 'dev' and service principal; write <data-dir>/dev.json")
+	f.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate to serve instead of the generated one")
+	f.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key for --tls-cert")
+	f.StringVar(&cfg.RootKeyFile, "root-key-file", cfg.RootKeyFile, "existing 32-byte root key (default: <data-dir>/root.key, created on first start)")
+	f.DurationVar(&cfg.TokenLifetime, "token-lifetime", cfg.TokenLifetime, "lifetime of issued access tokens")
+	f.DurationVar(&cfg.RotationInterval, "rotation-interval", cfg.RotationInterval, "how often automatic key rotation and purge run")
+}
+
+func serverCmd() *cobra.Command {
+	cfg := config.Default()
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the mhsm server",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := app.New(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if a.Dev != nil {
+				cmd.Printf("dev mode: credentials in %s/dev.json; add to /etc/hosts:\n%s", cfg.DataDir, app.HostsLines(a.Config, []string{"dev"}))
+			}
+			return a.Serve(cmd.Context())
+		},
+	}
+	serverFlags(cmd, &cfg)
+	return cmd
+}

@@ -1,0 +1,199 @@
+// Package app is mhsm's composition root: configuration → store → services
+// → HTTPS server. It is the one place that picks concrete backends, and
+// only cmd imports it. Read app.go, then dev.go.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mhsm/mhsm/internal/barrier"
+	"github.com/mhsm/mhsm/internal/config"
+	"github.com/mhsm/mhsm/internal/directory"
+	"github.com/mhsm/mhsm/internal/hsm"
+	"github.com/mhsm/mhsm/internal/httpapi"
+	"github.com/mhsm/mhsm/internal/store"
+	"github.com/mhsm/mhsm/internal/token"
+)
+
+// App is a configured server with its listener bound.
+type App struct {
+	Config *config.Server
+	// CAFile is the absolute path of the CA certificate clients must trust
+	// ("" when the operator supplied the certificate).
+	CAFile string
+	// Dev is set in dev mode once the dev tenant, HSM and principal exist.
+	Dev *DevInfo
+
+	st       *store.Bolt
+	hsms     *hsm.Service
+	ln       net.Listener
+	srv      *http.Server
+	stopTick context.CancelFunc
+}
+
+// New opens the data dir, binds the listener and builds every service.
+// If cfg.Addr has port 0 the bound port becomes the public port.
+func New(ctx context.Context, cfg config.Server) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	a := &App{Config: &cfg}
+	ok := false
+	defer func() {
+		if !ok {
+			a.Close()
+		}
+	}()
+	var err error
+	rootPath := cfg.RootKeyFile
+	var ring *barrier.Keyring
+	if rootPath == "" {
+		ring, err = barrier.LoadOrCreateRootKey(filepath.Join(cfg.DataDir, "root.key"))
+	} else {
+		ring, err = barrier.LoadRootKey(rootPath)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("root key: %w", err)
+	}
+	if a.st, err = store.OpenBolt(filepath.Join(cfg.DataDir, "mhsm.db")); err != nil {
+		return nil, err
+	}
+	sysKey, err := systemDataKey(ctx, a.st, ring)
+	if err != nil {
+		return nil, err
+	}
+	cert, caFile, err := loadOrCreateTLS(cfg.DataDir, cfg.Domain, cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, err
+	}
+	a.CAFile = caFile
+	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, err
+	}
+	if _, port, _ := net.SplitHostPort(cfg.Addr); port == "0" && cfg.PublicPort == 0 {
+		cfg.PublicPort = a.ln.Addr().(*net.TCPAddr).Port
+	}
+	dir := directory.New(a.st)
+	issuer := token.NewIssuer(a.st, sysKey)
+	loginURL := cfg.URL("login")
+	verifier := token.NewVerifier(issuer, func(tid string) string { return httpapi.IssuerURL(loginURL, tid) })
+	a.hsms, err = hsm.NewService(ctx, a.st, ring, hsm.Options{BaseURL: func(name string) string { return cfg.URL(name + ".managedhsm") }})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Dev {
+		if a.Dev, err = ensureDev(ctx, a.st, sysKey, dir, a.hsms, &cfg, caFile); err != nil {
+			return nil, fmt.Errorf("dev mode: %w", err)
+		}
+	}
+	handler := httpapi.New(httpapi.Deps{Config: &cfg, HSMs: a.hsms, Dir: dir, Issuer: issuer, Verifier: verifier})
+	a.srv = &http.Server{
+		Handler:           handler,
+		TLSConfig:         tlsConfig(cert),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+	}
+	ok = true
+	return a, nil
+}
+
+// Addr is the bound listen address.
+func (a *App) Addr() net.Addr { return a.ln.Addr() }
+
+// Serve serves HTTPS until ctx ends or Close is called. In dev mode it
+// writes <data-dir>/dev.json first, once the listener is ready.
+func (a *App) Serve(ctx context.Context) error {
+	if a.Dev != nil {
+		if err := a.Dev.write(filepath.Join(a.Config.DataDir, "dev.json")); err != nil {
+			return err
+		}
+	}
+	tickCtx, cancel := context.WithCancel(context.Background())
+	a.stopTick = cancel
+	go a.hsms.Run(tickCtx, a.Config.RotationInterval)
+	go func() {
+		<-ctx.Done()
+		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+		defer c()
+		_ = a.srv.Shutdown(sctx)
+	}()
+	slog.Info("mhsm serving", "addr", a.ln.Addr().String(), "login", a.Config.URL("login"), "domain", a.Config.Domain)
+	err := a.srv.Serve(tls.NewListener(a.ln, a.srv.TLSConfig))
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Close stops serving and closes the store.
+func (a *App) Close() error {
+	if a.stopTick != nil {
+		a.stopTick()
+	}
+	if a.srv != nil {
+		_ = a.srv.Close()
+	} else if a.ln != nil {
+		_ = a.ln.Close()
+	}
+	if a.st != nil {
+		return a.st.Close()
+	}
+	return nil
+}
+
+// systemDataKey loads (or creates) the data key that seals server-wide
+// secrets such as token signing keys.
+func systemDataKey(ctx context.Context, st store.Backend, ring *barrier.Keyring) (*barrier.DataKey, error) {
+	var wrapped []byte
+	err := st.Update(ctx, func(tx store.Tx) error {
+		b, err := tx.Get("sys/datakey")
+		if err == nil {
+			wrapped = b
+			return nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		w, _, err := ring.NewDataKey()
+		if err != nil {
+			return err
+		}
+		wrapped = w
+		return tx.Put("sys/datakey", w)
+	})
+	if err != nil {
+		return nil, err
+	}
+	dk, err := ring.OpenDataKey(wrapped)
+	if err != nil {
+		return nil, fmt.Errorf("system data key does not open with this root key: %w", err)
+	}
+	return dk, nil
+}
+
+// HostsLines returns the /etc/hosts lines that point every mhsm name,
+// including the given HSM names, at 127.0.0.1.
+func HostsLines(cfg *config.Server, hsmNames []string) string {
+	names := []string{"login." + cfg.Domain, "management." + cfg.Domain, "graph." + cfg.Domain}
+	for _, n := range hsmNames {
+		names = append(names, n+".managedhsm."+cfg.Domain)
+	}
+	return "127.0.0.1 " + strings.Join(names, " ") + "\n"
+}

@@ -1,0 +1,215 @@
+// Package hsm holds the data-plane use cases of one Managed HSM: keys and
+// their versions, crypto operations, soft delete, backup and restore,
+// rotation, and the local RBAC state (role assignments) the decision point
+// compiles. It knows nothing of HTTP. Read hsm.go (the registry of HSMs),
+// then keys.go.
+package hsm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mhsm/mhsm/internal/barrier"
+	"github.com/mhsm/mhsm/internal/rbac"
+	"github.com/mhsm/mhsm/internal/store"
+)
+
+// Record is an HSM as stored.
+type Record struct {
+	Name            string    `json:"name"`
+	TenantID        string    `json:"tenantId"`
+	WrappedKey      []byte    `json:"wrappedKey"` // key hierarchy root, wrapped by the root key
+	Activated       bool      `json:"activated"`
+	SoftDeleteDays  int       `json:"softDeleteDays"`
+	PurgeProtection bool      `json:"purgeProtection"`
+	Created         time.Time `json:"created"`
+}
+
+// HSM is a live HSM: its record, its key hierarchy root, and its compiled
+// RBAC policy, swapped atomically on every role change.
+type HSM struct {
+	Record
+	BaseURL string // https://<name>.managedhsm.<domain>[:port]
+
+	dk     *barrier.DataKey
+	policy atomic.Pointer[rbac.Policy]
+}
+
+// Policy returns the HSM's current compiled RBAC policy.
+func (h *HSM) Policy() *rbac.Policy { return h.policy.Load() }
+
+// Service serves every HSM kept in the store.
+type Service struct {
+	st      store.Backend
+	ring    *barrier.Keyring
+	baseURL func(name string) string
+	now     func() time.Time
+	cache   *materialCache
+
+	mu   sync.RWMutex
+	hsms map[string]*HSM
+}
+
+// Options configures a Service.
+type Options struct {
+	// BaseURL maps an HSM name to its data-plane base URL (no trailing slash).
+	BaseURL func(name string) string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// CacheSize bounds the decrypted key versions kept in memory; 0 means 4096.
+	CacheSize int
+}
+
+// NewService loads every HSM from st.
+func NewService(ctx context.Context, st store.Backend, ring *barrier.Keyring, o Options) (*Service, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = 4096
+	}
+	s := &Service{st: st, ring: ring, baseURL: o.BaseURL, now: o.Now, cache: newMaterialCache(o.CacheSize), hsms: map[string]*HSM{}}
+	var recs []store.KV
+	err := st.View(ctx, func(tx store.Tx) error {
+		var err error
+		recs, err = tx.List("hsmrec/", "", 0)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range recs {
+		var r Record
+		if err := json.Unmarshal(kv.Value, &r); err != nil {
+			return nil, fmt.Errorf("hsm: decode %s: %w", kv.Key, err)
+		}
+		h, err := s.open(r)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.reloadPolicy(ctx, h); err != nil {
+			return nil, err
+		}
+		s.hsms[r.Name] = h
+	}
+	return s, nil
+}
+
+func (s *Service) open(r Record) (*HSM, error) {
+	dk, err := s.ring.OpenDataKey(r.WrappedKey)
+	if err != nil {
+		return nil, fmt.Errorf("hsm %s: open key hierarchy: %w", r.Name, err)
+	}
+	h := &HSM{Record: r, BaseURL: s.baseURL(r.Name), dk: dk}
+	h.policy.Store(rbac.Compile(rbac.BuiltinRoles, nil))
+	return h, nil
+}
+
+// Get returns the live HSM name (lower case), or false.
+func (s *Service) Get(name string) (*HSM, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	h, ok := s.hsms[strings.ToLower(name)]
+	return h, ok
+}
+
+// List returns the names of every HSM, sorted.
+func (s *Service) List() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	names := make([]string, 0, len(s.hsms))
+	for n := range s.hsms {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// CreateParams describe a new HSM.
+type CreateParams struct {
+	Name            string
+	TenantID        string
+	Admins          []string // object ids made Administrator at "/"
+	SoftDeleteDays  int      // 7..90; 0 means 90
+	PurgeProtection bool
+	Activated       bool
+}
+
+// ErrExists is returned by Create for a name in use.
+var ErrExists = errors.New("hsm: name in use")
+
+// Create makes a new HSM with a fresh key hierarchy and its initial
+// administrators.
+func (s *Service) Create(ctx context.Context, p CreateParams) (*HSM, error) {
+	name := strings.ToLower(p.Name)
+	if p.SoftDeleteDays == 0 {
+		p.SoftDeleteDays = 90
+	}
+	if p.SoftDeleteDays < 7 || p.SoftDeleteDays > 90 {
+		return nil, badRequest("softDeleteRetentionInDays must be between 7 and 90")
+	}
+	wrapped, _, err := s.ring.NewDataKey()
+	if err != nil {
+		return nil, err
+	}
+	r := Record{Name: name, TenantID: strings.ToLower(p.TenantID), WrappedKey: wrapped, Activated: p.Activated,
+		SoftDeleteDays: p.SoftDeleteDays, PurgeProtection: p.PurgeProtection, Created: s.now().UTC()}
+	h, err := s.open(r)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.hsms[name]; ok {
+		return nil, ErrExists
+	}
+	err = s.st.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Get("hsmrec/" + name); err == nil {
+			return ErrExists
+		}
+		if err := putJSON(tx, "hsmrec/"+name, &r); err != nil {
+			return err
+		}
+		for _, oid := range p.Admins {
+			a := rbac.RoleAssignment{ID: newGUID(), Scope: "/", RoleDefinitionID: rbac.RoleAdministrator, PrincipalID: strings.ToLower(oid)}
+			if err := putJSON(tx, raKey(name, a.ID), &a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.reloadPolicy(ctx, h); err != nil {
+		return nil, err
+	}
+	s.hsms[name] = h
+	return h, nil
+}
+
+func putJSON(tx store.Tx, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Put(key, b)
+}
+
+func getJSON(tx store.Tx, key string, v any) error {
+	b, err := tx.Get(key)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("hsm: decode %s: %w", key, err)
+	}
+	return nil
+}

@@ -1,0 +1,216 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mhsm/mhsm/internal/hsm"
+	"github.com/mhsm/mhsm/internal/rbac"
+	"github.com/mhsm/mhsm/internal/token"
+)
+
+// Request is what a handler sees: the HSM, the route's parameters, the
+// authenticated caller and the decision that allowed the call.
+type Request struct {
+	Ctx      context.Context
+	HTTP     *http.Request
+	HSM      *hsm.HSM
+	Params   Params
+	Query    url.Values
+	Caller   *token.Claims
+	Decision rbac.Decision
+	body     []byte
+}
+
+// Decode decodes the JSON body into v. An empty body decodes as {}.
+// Trailing data after the JSON value is refused.
+func (r *Request) Decode(v any) error {
+	if len(bytes.TrimSpace(r.body)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(r.body))
+	if err := dec.Decode(v); err != nil {
+		return errBadRequest("The request body is not valid JSON for this operation: " + jsonProblem(err))
+	}
+	if dec.More() {
+		return errBadRequest("The request body has data after the JSON value.")
+	}
+	return nil
+}
+
+// jsonProblem describes a decoding error without echoing request content.
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("field %q has the wrong type", te.Field)
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("syntax error at offset %d", se.Offset)
+	}
+	return "malformed body"
+}
+
+// AuditEvent is what the pipeline records about every data-plane request.
+type AuditEvent struct {
+	Time       time.Time
+	RequestID  string
+	HSM        string
+	Operation  string
+	Method     string
+	Path       string
+	Status     int
+	CallerOID  string
+	CallerTID  string
+	AppID      string
+	ClientIP   string
+	Decision   rbac.Decision
+	Action     rbac.Action
+	Scope      string
+	DurationMs int64
+}
+
+// Auditor records audit events. An error makes the request fail closed.
+type Auditor interface {
+	Record(ctx context.Context, e *AuditEvent) error
+}
+
+type nopAuditor struct{}
+
+func (nopAuditor) Record(context.Context, *AuditEvent) error { return nil }
+
+// serveData is the one guard pipeline of the data plane.
+func (s *Server) serveData(w http.ResponseWriter, r *http.Request, hsmName string) {
+	start := time.Now()
+	ev := &AuditEvent{Time: start.UTC(), RequestID: uuid.NewString(), HSM: hsmName, Method: r.Method,
+		Path: r.URL.Path, ClientIP: clientIP(r)}
+	w.Header().Set("x-ms-request-id", ev.RequestID)
+	status, body, challenge := s.guard(r, ev)
+	ev.Status = status
+	ev.DurationMs = time.Since(start).Milliseconds()
+	if err := s.audit.Record(r.Context(), ev); err != nil {
+		status, body = http.StatusServiceUnavailable, toAPIError(&apiError{Status: 503, Code: "ServiceUnavailable", Message: "The audit log cannot be written; the request was not processed."}, ev.RequestID)
+	}
+	if challenge != "" {
+		w.Header().Set("WWW-Authenticate", challenge)
+	}
+	if e, ok := body.(*apiError); ok {
+		writeError(w, e, ev.RequestID)
+		return
+	}
+	writeJSON(w, status, body)
+}
+
+// guard authenticates, authorizes and runs the handler, returning the
+// status and body to send (an *apiError for failures).
+func (s *Server) guard(r *http.Request, ev *AuditEvent) (int, any, string) {
+	fail := func(err error) (int, any, string) {
+		e := toAPIError(err, ev.RequestID)
+		return e.Status, e, ""
+	}
+	segs, err := splitPath(r.URL.EscapedPath())
+	if err != nil {
+		return fail(errBadRequest("The request path is invalid."))
+	}
+	h, ok := s.hsms.Get(ev.HSM)
+	if !ok {
+		return fail(&apiError{Status: http.StatusNotFound, Code: "NotFound", Message: "No managed HSM named " + ev.HSM + " exists."})
+	}
+	rt, params, exists := s.data.match(r.Method, segs)
+	if rt == nil {
+		if exists {
+			return fail(&apiError{Status: methodNotAllowed, Code: "MethodNotAllowed", Message: "The method " + r.Method + " is not allowed on this path."})
+		}
+		return fail(&apiError{Status: http.StatusNotFound, Code: "NotFound", Message: "The requested path does not exist."})
+	}
+	ev.Operation, ev.Action = rt.Operation, rt.Action
+
+	claims, err := s.authenticate(r, h)
+	if err != nil {
+		e := &apiError{Status: http.StatusUnauthorized, Code: "Unauthorized", Message: "The request requires a valid bearer token."}
+		return e.Status, e, s.challenge(h)
+	}
+	ev.CallerOID, ev.CallerTID, ev.AppID = claims.ObjectID, claims.TenantID, claims.AppID
+
+	scope := "/"
+	if rt.KeyScoped {
+		if !rbac.KeyNamePattern.MatchString(params["name"]) {
+			return fail(errBadRequest("The key name " + quoteSafe(params["name"]) + " is invalid: use 1 to 127 letters, digits and dashes."))
+		}
+		scope = rbac.KeyScope(params["name"])
+	}
+	ev.Scope = scope
+	d := h.Policy().Decide(rbac.Principal{ObjectID: claims.ObjectID, Groups: claims.Groups}, rt.Action, scope)
+	ev.Decision = d
+	if !d.Allowed {
+		return fail(&apiError{Status: http.StatusForbidden, Code: "AccessDenied", Message: "Not authorized to access " + string(rt.Action) + " on " + scope})
+	}
+
+	limit := int64(DefaultBodyLimit)
+	if rt.BodyLimit != 0 {
+		limit = rt.BodyLimit
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return fail(errBadRequest("The request body could not be read."))
+	}
+	if int64(len(body)) > limit {
+		return fail(&apiError{Status: http.StatusRequestEntityTooLarge, Code: "RequestTooLarge", Message: fmt.Sprintf("The request body exceeds %d bytes.", limit)})
+	}
+	req := &Request{Ctx: r.Context(), HTTP: r, HSM: h, Params: params, Query: r.URL.Query(), Caller: claims, Decision: d, body: body}
+	status, out, err := rt.Handle(req)
+	if err != nil {
+		return fail(err)
+	}
+	return status, out, ""
+}
+
+// authenticate verifies the bearer token for this HSM's audience and tenant.
+func (s *Server) authenticate(r *http.Request, h *hsm.HSM) (*token.Claims, error) {
+	auth := r.Header.Get("Authorization")
+	const prefix = "bearer "
+	if len(auth) <= len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) {
+		return nil, token.ErrInvalid
+	}
+	c, err := s.verifier.Verify(r.Context(), strings.TrimSpace(auth[len(prefix):]), s.cfg.URL("managedhsm"))
+	if err != nil {
+		return nil, err
+	}
+	if c.TenantID != h.TenantID {
+		return nil, token.ErrInvalid
+	}
+	return c, nil
+}
+
+// challenge is the WWW-Authenticate value: the authority names the HSM's
+// tenant and the resource is a parent domain of every HSM host, port
+// included, which is what the Azure SDKs' challenge check requires.
+func (s *Server) challenge(h *hsm.HSM) string {
+	return `Bearer authorization="` + s.cfg.URL("login") + "/" + h.TenantID + `", resource="` + s.cfg.URL("managedhsm") + `"`
+}
+
+func clientIP(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	return strings.Trim(host, "[]")
+}
+
+// quoteSafe quotes a caller-supplied value for an error message, cut short.
+func quoteSafe(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}

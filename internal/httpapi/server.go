@@ -1,0 +1,74 @@
+package httpapi
+
+import (
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/mhsm/mhsm/internal/config"
+	"github.com/mhsm/mhsm/internal/directory"
+	"github.com/mhsm/mhsm/internal/hsm"
+	"github.com/mhsm/mhsm/internal/token"
+)
+
+// Deps are the services the HTTP edge serves.
+type Deps struct {
+	Config   *config.Server
+	HSMs     *hsm.Service
+	Dir      *directory.Directory
+	Issuer   *token.Issuer
+	Verifier *token.Verifier
+	Audit    Auditor // nil means no audit
+}
+
+// Server is the HTTP handler of every virtual host.
+type Server struct {
+	cfg      *config.Server
+	hsms     *hsm.Service
+	dir      *directory.Directory
+	issuer   *token.Issuer
+	verifier *token.Verifier
+	audit    Auditor
+	data     *router
+	login    *http.ServeMux
+}
+
+// New returns the handler.
+func New(d Deps) *Server {
+	s := &Server{cfg: d.Config, hsms: d.HSMs, dir: d.Dir, issuer: d.Issuer, verifier: d.Verifier, audit: d.Audit}
+	if s.audit == nil {
+		s.audit = nopAuditor{}
+	}
+	s.data = newRouter(s.DataRoutes())
+	s.login = s.loginMux()
+	return s
+}
+
+// DataRoutes returns the data-plane route table.
+func (s *Server) DataRoutes() []Route {
+	return s.keyRoutes()
+}
+
+// ServeHTTP dispatches on the Host header: login.<domain>,
+// management.<domain> (reserved), <hsm>.managedhsm.<domain>. Unknown hosts
+// get 404.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	host := strings.ToLower(r.Host)
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(host, ".")
+	domain := strings.ToLower(s.cfg.Domain)
+	switch {
+	case host == "login."+domain:
+		s.login.ServeHTTP(w, r)
+		return
+	case strings.HasSuffix(host, ".managedhsm."+domain):
+		name := strings.TrimSuffix(host, ".managedhsm."+domain)
+		if name != "" && !strings.Contains(name, ".") {
+			s.serveData(w, r, name)
+			return
+		}
+	}
+	writeError(w, &apiError{Status: http.StatusNotFound, Code: "NotFound", Message: "Unknown host."}, "-")
+}
