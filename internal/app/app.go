@@ -35,6 +35,7 @@ type App struct {
 	Dev *DevInfo
 
 	st       *store.Bolt
+	dir      *directory.Directory
 	hsms     *hsm.Service
 	ln       net.Listener
 	srv      *http.Server
@@ -87,6 +88,7 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 		cfg.PublicPort = a.ln.Addr().(*net.TCPAddr).Port
 	}
 	dir := directory.New(a.st)
+	a.dir = dir
 	issuer := token.NewIssuer(a.st, sysKey)
 	loginURL := cfg.URL("login")
 	verifier := token.NewVerifier(issuer, func(tid string) string { return httpapi.IssuerURL(loginURL, tid) })
@@ -113,6 +115,12 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	ok = true
 	return a, nil
 }
+
+// Directory returns the identity directory (for tests and tools).
+func (a *App) Directory() *directory.Directory { return a.dir }
+
+// HSMs returns the HSM service (for tests and tools).
+func (a *App) HSMs() *hsm.Service { return a.hsms }
 
 // Addr is the bound listen address.
 func (a *App) Addr() net.Addr { return a.ln.Addr() }

@@ -75,7 +75,7 @@ func ensureDev(ctx context.Context, st store.Backend, sys *barrier.DataKey, dir 
 			return nil, err
 		}
 		for _, role := range []string{rbac.RoleCryptoOfficer, rbac.RoleCryptoUser} {
-			if err := hsms.Assign(ctx, h, rbac.RoleAssignment{Scope: "/", RoleDefinitionID: role, PrincipalID: sp.ObjectID}); err != nil {
+			if _, err := hsms.Assign(ctx, h, rbac.RoleAssignment{Scope: "/", RoleDefinitionID: role, PrincipalID: sp.ObjectID}); err != nil {
 				return nil, err
 			}
 		}

@@ -53,6 +53,8 @@ type Service struct {
 	now     func() time.Time
 	cache   *materialCache
 
+	principals PrincipalResolver
+
 	mu   sync.RWMutex
 	hsms map[string]*HSM
 }
@@ -65,6 +67,8 @@ type Options struct {
 	Now func() time.Time
 	// CacheSize bounds the decrypted key versions kept in memory; 0 means 4096.
 	CacheSize int
+	// Principals validates role assignment principals; nil accepts any GUID.
+	Principals PrincipalResolver
 }
 
 // NewService loads every HSM from st.
@@ -75,7 +79,7 @@ func NewService(ctx context.Context, st store.Backend, ring *barrier.Keyring, o 
 	if o.CacheSize == 0 {
 		o.CacheSize = 4096
 	}
-	s := &Service{st: st, ring: ring, baseURL: o.BaseURL, now: o.Now, cache: newMaterialCache(o.CacheSize), hsms: map[string]*HSM{}}
+	s := &Service{st: st, ring: ring, baseURL: o.BaseURL, now: o.Now, cache: newMaterialCache(o.CacheSize), hsms: map[string]*HSM{}, principals: o.Principals}
 	var recs []store.KV
 	err := st.View(ctx, func(tx store.Tx) error {
 		var err error

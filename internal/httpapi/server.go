@@ -46,7 +46,11 @@ func New(d Deps) *Server {
 
 // DataRoutes returns the data-plane route table.
 func (s *Server) DataRoutes() []Route {
-	return s.keyRoutes()
+	var rs []Route
+	rs = append(rs, s.keyRoutes()...)
+	rs = append(rs, s.roleRoutes()...)
+	rs = append(rs, s.settingRoutes()...)
+	return rs
 }
 
 // ServeHTTP dispatches on the Host header: login.<domain>,

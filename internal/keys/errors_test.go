@@ -350,7 +350,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 			for _, enc := range []string{
 				hex.EncodeToString(s), strings.ToUpper(hex.EncodeToString(s)),
 				base64.RawURLEncoding.EncodeToString(s), base64.StdEncoding.EncodeToString(s),
-				new(big.Int).SetBytes(s).String(), fmt.Sprint([]byte(s)),
+				new(big.Int).SetBytes(s).String(), fmt.Sprint([]byte(s)), fmt.Sprintf("%#v", []byte(s)),
 			} {
 				// A 16-char prefix is enough to identify a leak.
 				if len(enc) > 16 {

@@ -1,6 +1,9 @@
 package rbac
 
-import "strings"
+import (
+	"sort"
+	"strings"
+)
 
 // RoleAssignment grants a role to a principal at a scope. ID is the
 // assignment name (a GUID); RoleDefinitionID the role's bare GUID.
@@ -118,4 +121,63 @@ func (p *Policy) Decide(pr Principal, action Action, scope string) Decision {
 		}
 	}
 	return Decision{}
+}
+
+// Grants returns every action any assignment of principalID grants, at any
+// scope (direct assignments only; groups are separate assignees).
+func Grants(defs []RoleDefinition, assignments []RoleAssignment, principalID string) []Action {
+	var m uint64
+	for _, a := range assignments {
+		if !strings.EqualFold(a.PrincipalID, principalID) {
+			continue
+		}
+		for _, d := range defs {
+			if strings.EqualFold(d.ID, a.RoleDefinitionID) {
+				for _, p := range d.Permissions {
+					m |= mask(p.DataActions) &^ mask(p.NotDataActions)
+				}
+			}
+		}
+	}
+	var out []Action
+	for i, a := range AllActions {
+		if m&(1<<i) != 0 {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Grant is one assignee that may perform an action, and why.
+type Grant struct {
+	PrincipalID string
+	Assignment  string
+	Role        string
+	Scope       string
+}
+
+// WhoCan lists the assignees (users, groups, service principals, managed
+// identities — groups not expanded) granted action at scope, with the
+// granting assignment. It walks every assignee: it is for access review,
+// not the request path.
+func (p *Policy) WhoCan(action Action, scope string) []Grant {
+	bit := actionBit[strings.ToLower(string(action))]
+	if bit == 0 || p == nil {
+		return nil
+	}
+	var out []Grant
+	for pid, byScope := range p.byPrincipal {
+		for _, s := range [2]string{"/", scope} {
+			if g := byScope[s]; g != nil && g.mask&bit != 0 {
+				a := g.by[bit]
+				out = append(out, Grant{PrincipalID: pid, Assignment: a.ID, Role: a.RoleDefinitionID, Scope: s})
+				break
+			}
+			if scope == "/" {
+				break
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PrincipalID < out[j].PrincipalID })
+	return out
 }

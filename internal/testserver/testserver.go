@@ -1,0 +1,218 @@
+// Package testserver starts a real mhsm server in-process, in dev mode, for
+// tests that talk to it over HTTPS the way clients do: a client trusting the
+// dev CA that connects every *.<domain> name to the listener. Read
+// testserver.go.
+package testserver
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mhsm/mhsm/internal/app"
+	"github.com/mhsm/mhsm/internal/config"
+)
+
+// Dev is <data-dir>/dev.json.
+type Dev struct {
+	TenantID      string `json:"tenantId"`
+	AuthorityHost string `json:"authorityHost"`
+	ClientID      string `json:"clientId"`
+	ClientSecret  string `json:"clientSecret"`
+	HSMURL        string `json:"hsmUrl"`
+	ManagementURL string `json:"managementUrl"`
+	CAFile        string `json:"caFile"`
+}
+
+// Server is one running mhsm.
+type Server struct {
+	App  *app.App
+	Dev  Dev
+	Addr string // host:port the listener is bound to
+	Pool *x509.CertPool
+
+	cfg    config.Server
+	client *http.Client
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Start starts a dev-mode server on a free loopback port with a fresh data
+// dir and stops it when the test ends. mod, if non-nil, adjusts the
+// configuration first.
+func Start(t testing.TB, mod func(*config.Server)) *Server {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.Dev = true
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := StartConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// StartConfig starts a server with cfg (Dev must be set) and waits for
+// dev.json. The caller must Stop it.
+func StartConfig(cfg config.Server) (*Server, error) {
+	devPath := filepath.Join(cfg.DataDir, "dev.json")
+	if err := os.Remove(devPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, cfg)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	s := &Server{App: a, Addr: a.Addr().String(), cfg: cfg, cancel: cancel, done: make(chan error, 1)}
+	go func() { s.done <- a.Serve(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		b, err := os.ReadFile(devPath)
+		if err == nil && json.Unmarshal(b, &s.Dev) == nil && s.Dev.ClientSecret != "" {
+			break
+		}
+		select {
+		case err := <-s.done:
+			s.Stop()
+			return nil, fmt.Errorf("server exited before writing dev.json: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			return nil, errors.New("timed out waiting for dev.json")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	pem, err := os.ReadFile(s.Dev.CAFile)
+	if err != nil {
+		s.Stop()
+		return nil, err
+	}
+	s.Pool = x509.NewCertPool()
+	if !s.Pool.AppendCertsFromPEM(pem) {
+		s.Stop()
+		return nil, errors.New("caFile holds no certificate")
+	}
+	s.client = &http.Client{Transport: s.Transport(), Timeout: 60 * time.Second}
+	return s, nil
+}
+
+// Stop shuts the server down and waits for it.
+func (s *Server) Stop() {
+	if s.App == nil {
+		return
+	}
+	s.cancel()
+	_ = s.App.Close()
+	select {
+	case <-s.done:
+	case <-time.After(15 * time.Second):
+	}
+	s.App = nil
+}
+
+// Config returns the server's configuration (with the bound port).
+func (s *Server) Config() *config.Server { return s.App.Config }
+
+// URL returns https://<sub>.<domain>:<port>.
+func (s *Server) URL(sub string) string { return s.App.Config.URL(sub) }
+
+// HSMURL returns the base URL of HSM name (no trailing slash).
+func (s *Server) HSMURL(name string) string { return s.URL(name + ".managedhsm") }
+
+// Transport trusts the dev CA and connects every host to the listener.
+func (s *Server) Transport() *http.Transport {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	return &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: s.Pool, MinVersion: tls.VersionTLS12},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, s.Addr)
+		},
+		MaxIdleConnsPerHost: 64,
+		ForceAttemptHTTP2:   true,
+	}
+}
+
+// Client returns the server's shared HTTP client (using Transport).
+func (s *Server) Client() *http.Client { return s.client }
+
+// Token gets an access token for resource ("managedhsm", "management",
+// "graph") with the client-credentials grant.
+func (s *Server) Token(clientID, secret, resource string) (string, error) {
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {secret},
+		"scope": {s.URL(resource) + "/.default"}}
+	resp, err := s.Client().PostForm(s.URL("login")+"/"+s.Dev.TenantID+"/oauth2/v2.0/token", form)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return "", fmt.Errorf("token: %d %s", resp.StatusCode, b)
+	}
+	var tr struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(b, &tr); err != nil {
+		return "", err
+	}
+	return tr.AccessToken, nil
+}
+
+// DevToken is a data-plane token of the dev service principal.
+func (s *Server) DevToken() (string, error) {
+	return s.Token(s.Dev.ClientID, s.Dev.ClientSecret, "managedhsm")
+}
+
+// Call makes an authenticated JSON request and returns status and body.
+func (s *Server) Call(token, method, url string, body any) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		switch b := body.(type) {
+		case string:
+			rd = strings.NewReader(b)
+		case []byte:
+			rd = strings.NewReader(string(b))
+		default:
+			j, err := json.Marshal(body)
+			if err != nil {
+				return 0, nil, err
+			}
+			rd = strings.NewReader(string(j))
+		}
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.Client().Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
