@@ -92,7 +92,8 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	issuer := token.NewIssuer(a.st, sysKey)
 	loginURL := cfg.URL("login")
 	verifier := token.NewVerifier(issuer, func(tid string) string { return httpapi.IssuerURL(loginURL, tid) })
-	a.hsms, err = hsm.NewService(ctx, a.st, ring, hsm.Options{BaseURL: func(name string) string { return cfg.URL(name + ".managedhsm") }})
+	a.hsms, err = hsm.NewService(ctx, a.st, ring, hsm.Options{BaseURL: func(name string) string { return cfg.URL(name + ".managedhsm") }, Principals: principals{dir},
+		Attestation: attestation{issuer: issuer, issuerOf: func(tid string) string { return httpapi.IssuerURL(loginURL, tid) }}})
 	if err != nil {
 		return nil, err
 	}
@@ -204,4 +205,20 @@ func HostsLines(cfg *config.Server, hsmNames []string) string {
 		names = append(names, n+".managedhsm."+cfg.Domain)
 	}
 	return "127.0.0.1 " + strings.Join(names, " ") + "\n"
+}
+
+// principals adapts the directory to hsm.PrincipalResolver: any user,
+// group or service principal (managed identities are service principals)
+// of the tenant may be assigned a role.
+type principals struct{ dir *directory.Directory }
+
+func (p principals) PrincipalExists(ctx context.Context, tid, oid string) (bool, error) {
+	kind, err := p.dir.ObjectKind(ctx, tid, oid)
+	if errors.Is(err, directory.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return kind == directory.KindUser || kind == directory.KindGroup || kind == directory.KindServicePrincipal, nil
 }

@@ -22,7 +22,9 @@ const (
 	OpUnwrap  = "unwrapKey"
 )
 
-// usable loads a version and its material and checks that op is allowed:
+// usable loads a version and its material and checks that op is allowed
+// (op "" skips the key_ops and validity checks, for callers that made
+// their own):
 // the version is enabled, op is in its key_ops, and — except for decrypt,
 // unwrapKey and verify, which keep working so that old data stays
 // readable — now is within nbf/exp.
@@ -43,10 +45,10 @@ func (s *Service) usable(ctx context.Context, h *HSM, name, version, op string) 
 	if !v.Enabled {
 		return "", nil, nil, forbidden("Operation %s is not allowed on a disabled key.", op)
 	}
-	if !slices.Contains(v.KeyOps, op) {
+	if op != "" && !slices.Contains(v.KeyOps, op) {
 		return "", nil, nil, badRequest("Operation %s is not permitted on this key.", op)
 	}
-	if op != OpDecrypt && op != OpUnwrap && op != OpVerify {
+	if op != "" && op != OpDecrypt && op != OpUnwrap && op != OpVerify {
 		now := s.now().Unix()
 		if v.NotBefore != nil && now < *v.NotBefore {
 			return "", nil, nil, forbidden("Operation %s is not allowed on a key that is not yet valid (nbf).", op)

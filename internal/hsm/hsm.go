@@ -54,6 +54,7 @@ type Service struct {
 	cache   *materialCache
 
 	principals PrincipalResolver
+	attest     Attestation
 
 	mu   sync.RWMutex
 	hsms map[string]*HSM
@@ -69,6 +70,8 @@ type Options struct {
 	CacheSize int
 	// Principals validates role assignment principals; nil accepts any GUID.
 	Principals PrincipalResolver
+	// Attestation verifies key release targets; nil disables key release.
+	Attestation Attestation
 }
 
 // NewService loads every HSM from st.
@@ -79,7 +82,7 @@ func NewService(ctx context.Context, st store.Backend, ring *barrier.Keyring, o 
 	if o.CacheSize == 0 {
 		o.CacheSize = 4096
 	}
-	s := &Service{st: st, ring: ring, baseURL: o.BaseURL, now: o.Now, cache: newMaterialCache(o.CacheSize), hsms: map[string]*HSM{}, principals: o.Principals}
+	s := &Service{st: st, ring: ring, baseURL: o.BaseURL, now: o.Now, cache: newMaterialCache(o.CacheSize), hsms: map[string]*HSM{}, principals: o.Principals, attest: o.Attestation}
 	var recs []store.KV
 	err := st.View(ctx, func(tx store.Tx) error {
 		var err error

@@ -50,6 +50,7 @@ func (s *Server) DataRoutes() []Route {
 	rs = append(rs, s.keyRoutes()...)
 	rs = append(rs, s.roleRoutes()...)
 	rs = append(rs, s.settingRoutes()...)
+	rs = append(rs, s.accessRoutes()...)
 	return rs
 }
 

@@ -86,3 +86,26 @@ func mask(actions []string) uint64 {
 	}
 	return m
 }
+
+// ParseAction accepts a full data action, one without the
+// "Microsoft.KeyVault/managedHsm/" prefix, or a key operation verb such as
+// "sign", "unwrap" or "create".
+func ParseAction(s string) (Action, bool) {
+	s = strings.TrimSpace(s)
+	for _, cand := range []string{s, Prefix + s, Prefix + "keys/" + s + "/action", Prefix + "keys/" + s} {
+		if _, ok := actionBit[strings.ToLower(cand)]; ok {
+			for _, a := range AllActions {
+				if strings.EqualFold(string(a), cand) {
+					return a, true
+				}
+			}
+		}
+	}
+	switch strings.ToLower(s) {
+	case "wrapkey":
+		return KeysWrap, true
+	case "unwrapkey":
+		return KeysUnwrap, true
+	}
+	return "", false
+}

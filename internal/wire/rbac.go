@@ -60,3 +60,32 @@ type Setting struct {
 type UpdateSettingRequest struct {
 	Value string `json:"value"`
 }
+
+// AccessQuery is the body of the access review calls (an mhsm extension).
+type AccessQuery struct {
+	PrincipalID string `json:"principalId,omitempty"`
+	Action      string `json:"action"`
+	Scope       string `json:"scope"`
+}
+
+// AccessCheckResult answers "may principalId do action at scope".
+type AccessCheckResult struct {
+	PrincipalID string       `json:"principalId"`
+	Action      string       `json:"action"`
+	Scope       string       `json:"scope"`
+	Allowed     bool         `json:"allowed"`
+	GrantedBy   *AccessGrant `json:"grantedBy,omitempty"`
+}
+
+// AccessGrant is one principal allowed an action and the assignment that
+// grants it; Via names the group through which a member is granted.
+type AccessGrant struct {
+	PrincipalID      string `json:"principalId,omitempty"`
+	PrincipalType    string `json:"principalType,omitempty"`
+	Via              string `json:"via,omitempty"`
+	AssignmentID     string `json:"assignmentId"`
+	Assignee         string `json:"assignee"`
+	RoleDefinitionID string `json:"roleDefinitionId"`
+	RoleName         string `json:"roleName,omitempty"`
+	Scope            string `json:"scope"`
+}
