@@ -202,7 +202,7 @@ func (m Material) String() string {
 func (m Material) GoString() string { return m.String() }
 
 // LogValue implements slog.LogValuer with type and size only.
-func (m Material) LogValueX() slog.Value {
+func (m Material) LogValue() slog.Value {
 	attrs := []slog.Attr{slog.String("kty", m.kty), slog.Int("size", m.size)}
 	if m.crv != "" {
 		attrs = append(attrs, slog.String("crv", m.crv))

@@ -59,13 +59,6 @@ func newPublicRSA(n *big.Int, e int) *Material {
 	return &Material{kty: KtyRSA, size: n.BitLen(), rsaPub: pub}
 }
 
-// newPrivateRSA wraps an already validated private key of any size (test
-// vectors only).
-func newPrivateRSA(k *rsa.PrivateKey) *Material {
-	k.Precompute()
-	return &Material{kty: KtyRSA, size: k.N.BitLen(), rsaPriv: k, rsaPub: &k.PublicKey}
-}
-
 func rsaFromJWK(j *JSONWebKey) (*Material, error) {
 	if len(j.N) == 0 || len(j.E) == 0 || len(j.D) == 0 || len(j.P) == 0 || len(j.Q) == 0 {
 		return nil, fmt.Errorf("%w: RSA import requires n, e, d, p and q", ErrInvalidKeyParams)
