@@ -19,11 +19,15 @@ func serverFlags(cmd *cobra.Command, cfg *config.Server) {
 	f.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key for --tls-cert")
 	f.StringVar(&cfg.RootKeyFile, "root-key-file", cfg.RootKeyFile, "existing 32-byte root key (default: <data-dir>/root.key, created on first start)")
 	f.DurationVar(&cfg.TokenLifetime, "token-lifetime", cfg.TokenLifetime, "lifetime of issued access tokens")
+	f.StringVar(&cfg.OpsAddr, "ops-addr", cfg.OpsAddr, "plain-HTTP address of /healthz, /readyz, /metrics (empty: none)")
+	f.Float64Var(&cfg.ThrottleHSMRate, "throttle-hsm-rate", cfg.ThrottleHSMRate, "work per HSM in cost units (≈ CPU ms) per second; 0 disables")
+	f.Float64Var(&cfg.ThrottlePrincipalRate, "throttle-principal-rate", cfg.ThrottlePrincipalRate, "work per caller in cost units (≈ CPU ms) per second; 0 disables")
 	f.DurationVar(&cfg.RotationInterval, "rotation-interval", cfg.RotationInterval, "how often automatic key rotation and purge run")
 }
 
 func serverCmd() *cobra.Command {
 	cfg := config.Default()
+	cfg.OpsAddr = "127.0.0.1:9464"
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the mhsm server",

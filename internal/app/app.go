@@ -21,7 +21,9 @@ import (
 	"github.com/mhsm/mhsm/internal/directory"
 	"github.com/mhsm/mhsm/internal/hsm"
 	"github.com/mhsm/mhsm/internal/httpapi"
+	"github.com/mhsm/mhsm/internal/ops"
 	"github.com/mhsm/mhsm/internal/store"
+	"github.com/mhsm/mhsm/internal/throttle"
 	"github.com/mhsm/mhsm/internal/token"
 )
 
@@ -39,7 +41,11 @@ type App struct {
 	hsms     *hsm.Service
 	ln       net.Listener
 	srv      *http.Server
+	metrics  *ops.Metrics
+	opsLn    net.Listener
+	opsSrv   *http.Server
 	stopTick context.CancelFunc
+	identity identity
 }
 
 // New opens the data dir, binds the listener and builds every service.
@@ -92,6 +98,10 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	issuer := token.NewIssuer(a.st, sysKey)
 	loginURL := cfg.URL("login")
 	verifier := token.NewVerifier(issuer, func(tid string) string { return httpapi.IssuerURL(loginURL, tid) })
+	a.identity.issuer = issuer
+	if err := wireIdentity(&cfg, dir, issuer, verifier); err != nil {
+		return nil, err
+	}
 	a.hsms, err = hsm.NewService(ctx, a.st, ring, hsm.Options{BaseURL: func(name string) string { return cfg.URL(name + ".managedhsm") }, Principals: principals{dir},
 		Attestation: attestation{issuer: issuer, issuerOf: func(tid string) string { return httpapi.IssuerURL(loginURL, tid) }}})
 	if err != nil {
@@ -102,7 +112,23 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 			return nil, fmt.Errorf("dev mode: %w", err)
 		}
 	}
-	handler := httpapi.New(httpapi.Deps{Config: &cfg, HSMs: a.hsms, Dir: dir, Issuer: issuer, Verifier: verifier})
+	a.metrics = ops.NewMetrics()
+	handler := httpapi.New(httpapi.Deps{Config: &cfg, HSMs: a.hsms, Dir: dir, Issuer: issuer, Verifier: verifier,
+		Metrics: a.metrics, HSMLimit: throttle.New(cfg.ThrottleHSMRate, 2*cfg.ThrottleHSMRate),
+		PrincipalLimit: throttle.New(cfg.ThrottlePrincipalRate, 2*cfg.ThrottlePrincipalRate)})
+	if cfg.OpsAddr != "" {
+		if a.opsLn, err = net.Listen("tcp", cfg.OpsAddr); err != nil {
+			return nil, fmt.Errorf("ops listener: %w", err)
+		}
+		a.opsSrv = &http.Server{Handler: ops.Handler(a.metrics, map[string]ops.Check{
+			"store": func(ctx context.Context) error {
+				return a.st.View(ctx, func(tx store.Tx) error { _, err := tx.List("sys/", "", 1); return err })
+			},
+		}), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+	}
+	if err := a.identity.listen(&cfg, handler); err != nil {
+		return nil, err
+	}
 	a.srv = &http.Server{
 		Handler:           handler,
 		TLSConfig:         tlsConfig(cert),
@@ -137,6 +163,10 @@ func (a *App) Serve(ctx context.Context) error {
 	tickCtx, cancel := context.WithCancel(context.Background())
 	a.stopTick = cancel
 	go a.hsms.Run(tickCtx, a.Config.RotationInterval)
+	a.identity.serve(tickCtx, a.Config.SigningKeyMaxAge)
+	if a.opsSrv != nil {
+		go func() { _ = a.opsSrv.Serve(a.opsLn) }()
+	}
 	go func() {
 		<-ctx.Done()
 		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
@@ -161,6 +191,12 @@ func (a *App) Close() error {
 	} else if a.ln != nil {
 		_ = a.ln.Close()
 	}
+	if a.opsSrv != nil {
+		_ = a.opsSrv.Close()
+	} else if a.opsLn != nil {
+		_ = a.opsLn.Close()
+	}
+	a.identity.close()
 	if a.st != nil {
 		return a.st.Close()
 	}

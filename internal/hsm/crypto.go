@@ -9,6 +9,7 @@ import (
 
 	"github.com/mhsm/mhsm/internal/keys"
 	"github.com/mhsm/mhsm/internal/store"
+	"github.com/mhsm/mhsm/internal/throttle"
 	"github.com/mhsm/mhsm/internal/wire"
 )
 
@@ -57,6 +58,7 @@ func (s *Service) usable(ctx context.Context, h *HSM, name, version, op string) 
 			return "", nil, nil, forbidden("Operation %s is not allowed on an expired key.", op)
 		}
 	}
+	throttle.Add(ctx, throttle.CryptoCost(v.Public.Kty, v.Size, op == OpSign || op == OpDecrypt || op == OpUnwrap || op == "", false))
 	lname := strings.ToLower(k.Name)
 	m, release, err := s.cache.get(h.Name+"/"+lname+"/"+v.Version, func() (*keys.Material, error) {
 		plain, err := h.dk.Open(v.Sealed, materialAAD(lname, v.Version))
@@ -126,8 +128,26 @@ func (s *Service) Encrypt(ctx context.Context, h *HSM, name, version string, p *
 	return &wire.KeyOperationResult{Kid: kid, Value: r.Value, IV: r.IV, Tag: r.Tag, AAD: r.AAD}, nil
 }
 
+// checkRSA15 refuses RSA1_5 decryption unless the HSM's setting allows it.
+func (s *Service) checkRSA15(ctx context.Context, h *HSM, alg string) error {
+	if alg != "RSA1_5" {
+		return nil
+	}
+	on, err := s.settingOn(ctx, h, SettingRSA15)
+	if err != nil {
+		return err
+	}
+	if !on {
+		return badRequest("RSA1_5 decryption is disabled on this HSM (it is a padding-oracle risk); an administrator can allow it with the %s setting.", SettingRSA15)
+	}
+	return nil
+}
+
 // Decrypt decrypts with the key.
 func (s *Service) Decrypt(ctx context.Context, h *HSM, name, version string, p *wire.KeyOperationsParameters) (*wire.KeyOperationResult, error) {
+	if err := s.checkRSA15(ctx, h, p.Alg); err != nil {
+		return nil, err
+	}
 	kid, m, release, err := s.usable(ctx, h, name, version, OpDecrypt)
 	if err != nil {
 		return nil, err
@@ -156,6 +176,9 @@ func (s *Service) WrapKey(ctx context.Context, h *HSM, name, version string, p *
 
 // UnwrapKey unwraps a key.
 func (s *Service) UnwrapKey(ctx context.Context, h *HSM, name, version string, p *wire.KeyOperationsParameters) (*wire.KeyOperationResult, error) {
+	if err := s.checkRSA15(ctx, h, p.Alg); err != nil {
+		return nil, err
+	}
 	kid, m, release, err := s.usable(ctx, h, name, version, OpUnwrap)
 	if err != nil {
 		return nil, err

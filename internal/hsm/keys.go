@@ -10,6 +10,7 @@ import (
 	"github.com/mhsm/mhsm/internal/keys"
 	"github.com/mhsm/mhsm/internal/rbac"
 	"github.com/mhsm/mhsm/internal/store"
+	"github.com/mhsm/mhsm/internal/throttle"
 	"github.com/mhsm/mhsm/internal/wire"
 )
 
@@ -39,6 +40,7 @@ func (s *Service) CreateKey(ctx context.Context, h *HSM, name string, p *wire.Ke
 		return nil, invalidKey(err)
 	}
 	defer m.Zero()
+	throttle.Add(ctx, throttle.CryptoCost(m.Kty(), m.Size(), false, true))
 	return s.storeNewVersion(ctx, h, name, m, newVersionParams{keyOps: p.KeyOps, attrs: p.Attributes, tags: p.Tags, release: p.ReleasePolicy})
 }
 

@@ -24,9 +24,25 @@ const (
 	// SettingSoD turns on the separation-of-duties guard (an mhsm
 	// extension; off by default, which is Azure's behaviour).
 	SettingSoD = "SeparationOfDutiesGuard"
+	// SettingRSA15 allows RSA1_5 (PKCS#1 v1.5) decryption and unwrap, off
+	// by default: PKCS#1 v1.5 decryption is a padding-oracle risk
+	// (Bleichenbacher, Marvin) however uniform the errors are. Encryption
+	// and wrapping with RSA1_5 stay allowed. An mhsm extension.
+	SettingRSA15 = "AllowRSA1_5Decryption"
 )
 
-var settingDefaults = map[string]string{SettingARM: "false", SettingSoD: "false"}
+var settingDefaults = map[string]string{SettingARM: "false", SettingSoD: "false", SettingRSA15: "false"}
+
+// settingOn reads a boolean setting.
+func (s *Service) settingOn(ctx context.Context, h *HSM, name string) (bool, error) {
+	var v string
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		v, err = settingValue(tx, h.Name, name)
+		return err
+	})
+	return v == "true", err
+}
 
 func settingKey(hsm, name string) string { return "hsm/" + hsm + "/setting/" + name }
 

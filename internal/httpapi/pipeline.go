@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/mhsm/mhsm/internal/hsm"
 	"github.com/mhsm/mhsm/internal/rbac"
+	"github.com/mhsm/mhsm/internal/throttle"
 	"github.com/mhsm/mhsm/internal/token"
 )
 
@@ -33,10 +35,14 @@ type Request struct {
 }
 
 // Decode decodes the JSON body into v. An empty body decodes as {}.
-// Trailing data after the JSON value is refused.
+// Trailing data after the JSON value, duplicate object keys and nesting
+// deeper than MaxJSONDepth are refused (strictjson.go).
 func (r *Request) Decode(v any) error {
 	if len(bytes.TrimSpace(r.body)) == 0 {
 		return nil
+	}
+	if err := checkJSONShape(r.body, v); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(r.body))
 	if err := dec.Decode(v); err != nil {
@@ -95,15 +101,16 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request, hsmName strin
 	ev := &AuditEvent{Time: start.UTC(), RequestID: uuid.NewString(), HSM: hsmName, Method: r.Method,
 		Path: r.URL.Path, ClientIP: clientIP(r)}
 	w.Header().Set("x-ms-request-id", ev.RequestID)
-	status, body, challenge := s.guard(r, ev)
+	status, body, extra := s.guard(r, ev)
 	ev.Status = status
 	ev.DurationMs = time.Since(start).Milliseconds()
 	if err := s.audit.Record(r.Context(), ev); err != nil {
 		status, body = http.StatusServiceUnavailable, toAPIError(&apiError{Status: 503, Code: "ServiceUnavailable", Message: "The audit log cannot be written; the request was not processed."}, ev.RequestID)
 	}
-	if challenge != "" {
-		w.Header().Set("WWW-Authenticate", challenge)
+	for k, vs := range extra {
+		w.Header()[k] = vs
 	}
+	s.metrics.Observe("data", ev.Operation, status, time.Since(start))
 	if e, ok := body.(*apiError); ok {
 		writeError(w, e, ev.RequestID)
 		return
@@ -111,12 +118,13 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request, hsmName strin
 	writeJSON(w, status, body)
 }
 
-// guard authenticates, authorizes and runs the handler, returning the
-// status and body to send (an *apiError for failures).
-func (s *Server) guard(r *http.Request, ev *AuditEvent) (int, any, string) {
-	fail := func(err error) (int, any, string) {
+// guard authenticates, throttles, authorizes and runs the handler,
+// returning the status and body to send (an *apiError for failures) and
+// any extra response headers.
+func (s *Server) guard(r *http.Request, ev *AuditEvent) (int, any, http.Header) {
+	fail := func(err error) (int, any, http.Header) {
 		e := toAPIError(err, ev.RequestID)
-		return e.Status, e, ""
+		return e.Status, e, nil
 	}
 	segs, err := splitPath(r.URL.EscapedPath())
 	if err != nil {
@@ -138,9 +146,17 @@ func (s *Server) guard(r *http.Request, ev *AuditEvent) (int, any, string) {
 	claims, err := s.authenticate(r, h)
 	if err != nil {
 		e := &apiError{Status: http.StatusUnauthorized, Code: "Unauthorized", Message: "The request requires a valid bearer token."}
-		return e.Status, e, s.challenge(h)
+		return e.Status, e, http.Header{"Www-Authenticate": {s.challenge(h)}}
 	}
 	ev.CallerOID, ev.CallerTID, ev.AppID = claims.ObjectID, claims.TenantID, claims.AppID
+
+	principalKey, hsmKey := claims.TenantID+"/"+claims.ObjectID, h.Name
+	if st, body, hdr, limited := s.throttled(principalKey, hsmKey); limited {
+		return st, body, hdr
+	}
+	ctx, meter := throttle.WithMeter(r.Context())
+	r = r.WithContext(ctx)
+	defer s.charge(principalKey, hsmKey, meter)
 
 	scope := "/"
 	if rt.KeyScoped {
@@ -172,7 +188,35 @@ func (s *Server) guard(r *http.Request, ev *AuditEvent) (int, any, string) {
 	if err != nil {
 		return fail(err)
 	}
-	return status, out, ""
+	return status, out, nil
+}
+
+// throttled admits a request by its principal's and its HSM's buckets, or
+// answers 429 with Retry-After in whole seconds.
+func (s *Server) throttled(principalKey, hsmKey string) (int, any, http.Header, bool) {
+	for _, l := range []struct {
+		name string
+		lim  *throttle.Limiter
+		key  string
+	}{{"principal", s.principalLimit, principalKey}, {"hsm", s.hsmLimit, hsmKey}} {
+		if ok, wait := l.lim.Admit(l.key); !ok {
+			s.metrics.Throttled(l.name)
+			secs := strconv.Itoa(int(wait / time.Second))
+			e := &apiError{Status: http.StatusTooManyRequests, Code: "Throttled",
+				Message: "Too many requests for this " + l.name + "; retry after " + secs + " seconds."}
+			return e.Status, e, http.Header{"Retry-After": {secs}}, true
+		}
+	}
+	return 0, nil, nil, false
+}
+
+// charge bills a request's cost — the base cost plus what the crypto
+// reported to the meter, so an RSA-4096 signature weighs what it costs and
+// an AES wrap almost nothing — to the principal's and the HSM's buckets.
+func (s *Server) charge(principalKey, hsmKey string, m *throttle.Meter) {
+	cost := throttle.BaseCost + m.Units()
+	s.principalLimit.Charge(principalKey, cost)
+	s.hsmLimit.Charge(hsmKey, cost)
 }
 
 // authenticate verifies the bearer token for this HSM's audience and tenant.
@@ -189,7 +233,16 @@ func (s *Server) authenticate(r *http.Request, h *hsm.HSM) (*token.Claims, error
 	if c.TenantID != h.TenantID {
 		return nil, token.ErrInvalid
 	}
-	return c, nil
+	// Groups are resolved from the directory now (transitively), so a
+	// membership change applies at once; the token's own groups claim
+	// (external issuers) is kept. Cached claims are shared: copy.
+	groups, err := s.dir.TransitiveMemberOf(r.Context(), c.TenantID, c.ObjectID)
+	if err != nil {
+		return nil, err
+	}
+	cc := *c
+	cc.Groups = append(append([]string(nil), c.Groups...), groups...)
+	return &cc, nil
 }
 
 // challenge is the WWW-Authenticate value: the authority names the HSM's

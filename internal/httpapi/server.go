@@ -8,6 +8,8 @@ import (
 	"github.com/mhsm/mhsm/internal/config"
 	"github.com/mhsm/mhsm/internal/directory"
 	"github.com/mhsm/mhsm/internal/hsm"
+	"github.com/mhsm/mhsm/internal/ops"
+	"github.com/mhsm/mhsm/internal/throttle"
 	"github.com/mhsm/mhsm/internal/token"
 )
 
@@ -19,6 +21,12 @@ type Deps struct {
 	Issuer   *token.Issuer
 	Verifier *token.Verifier
 	Audit    Auditor // nil means no audit
+	// Metrics records request metrics; nil records nothing.
+	Metrics *ops.Metrics
+	// PrincipalLimit and HSMLimit throttle data-plane requests per caller
+	// and per HSM, in milliseconds of handling time per second; nil
+	// disables a limit.
+	PrincipalLimit, HSMLimit *throttle.Limiter
 }
 
 // Server is the HTTP handler of every virtual host.
@@ -29,13 +37,18 @@ type Server struct {
 	issuer   *token.Issuer
 	verifier *token.Verifier
 	audit    Auditor
-	data     *router
-	login    *http.ServeMux
+	metrics  *ops.Metrics
+
+	principalLimit, hsmLimit *throttle.Limiter
+
+	data  *router
+	login *http.ServeMux
 }
 
 // New returns the handler.
 func New(d Deps) *Server {
-	s := &Server{cfg: d.Config, hsms: d.HSMs, dir: d.Dir, issuer: d.Issuer, verifier: d.Verifier, audit: d.Audit}
+	s := &Server{cfg: d.Config, hsms: d.HSMs, dir: d.Dir, issuer: d.Issuer, verifier: d.Verifier, audit: d.Audit,
+		metrics: d.Metrics, principalLimit: d.PrincipalLimit, hsmLimit: d.HSMLimit}
 	if s.audit == nil {
 		s.audit = nopAuditor{}
 	}
@@ -67,6 +80,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case host == "login."+domain:
 		s.login.ServeHTTP(w, r)
+		return
+	case host == "graph."+domain:
+		s.serveGraph(w, r)
 		return
 	case strings.HasSuffix(host, ".managedhsm."+domain):
 		name := strings.TrimSuffix(host, ".managedhsm."+domain)

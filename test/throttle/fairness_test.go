@@ -1,0 +1,139 @@
+// Package throttle_test checks admission control through the real server:
+// a noisy caller is throttled with 429 + Retry-After, audited like any
+// request, and a quiet caller on the same HSM is not. Latency figures are
+// logged (and written to $MHSM_THROTTLE_REPORT for docs/reliability.md),
+// never asserted: timing belongs to benchmarks.
+package throttle_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mhsm/mhsm/internal/config"
+	"github.com/mhsm/mhsm/internal/rbac"
+	"github.com/mhsm/mhsm/internal/testserver"
+)
+
+func TestNoisyCallerIsThrottledQuietCallerIsNot(t *testing.T) {
+	s := testserver.Start(t, func(c *config.Server) {
+		c.ThrottlePrincipalRate = 200 // units/s: ≈130 RSA-2048 signatures/s
+		c.ThrottleHSMRate = 100000
+	})
+	ctx := context.Background()
+	dir := s.App.Directory()
+	devTok, err := s.DevToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := s.HSMURL("dev")
+	for _, k := range []struct{ name, body string }{{"rsa", `{"kty":"RSA-HSM","key_size":2048}`}, {"ec", `{"kty":"EC-HSM","crv":"P-256"}`}} {
+		if st, b, err := s.Call(devTok, "POST", base+"/keys/"+k.name+"/create", k.body); err != nil || st != 200 {
+			t.Fatalf("create: %d %s %v", st, b, err)
+		}
+	}
+	hsmSvc := s.App.HSMs()
+	dev, _ := hsmSvc.Get("dev")
+	tokens := map[string]string{}
+	for _, who := range []string{"noisy", "quiet"} {
+		sp, err := dir.CreateServicePrincipal(ctx, s.Dev.TenantID, who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret, err := dir.AddSecret(ctx, s.Dev.TenantID, sp.AppID, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := hsmSvc.Assign(ctx, dev, rbac.RoleAssignment{Scope: "/", RoleDefinitionID: rbac.RoleCryptoUser, PrincipalID: sp.ObjectID}); err != nil {
+			t.Fatal(err)
+		}
+		if tokens[who], err = s.Token(sp.AppID, secret, "managedhsm"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	digest := sha256.Sum256([]byte("x"))
+	sign := func(tok, key, alg string) (int, http.Header, time.Duration) {
+		body := fmt.Sprintf(`{"alg":%q,"value":%q}`, alg, base64.RawURLEncoding.EncodeToString(digest[:]))
+		req, _ := http.NewRequest("POST", base+"/keys/"+key+"/sign", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		start := time.Now()
+		resp, err := s.Client().Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0, nil, 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header, time.Since(start)
+	}
+	quiet := func(n int) (lat []time.Duration, throttled int) {
+		for i := 0; i < n; i++ {
+			st, _, d := sign(tokens["quiet"], "ec", "ES256")
+			if st == http.StatusTooManyRequests {
+				throttled++
+			} else if st != 200 {
+				t.Errorf("quiet sign: %d", st)
+			}
+			lat = append(lat, d)
+		}
+		return
+	}
+	alone, _ := quiet(200)
+
+	var ok, limited atomic.Int64
+	var retryAfterSeen atomic.Bool
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				st, hdr, _ := sign(tokens["noisy"], "rsa", "RS256")
+				switch st {
+				case 200:
+					ok.Add(1)
+				case http.StatusTooManyRequests:
+					limited.Add(1)
+					if hdr.Get("Retry-After") != "" {
+						retryAfterSeen.Store(true)
+					}
+				default:
+					t.Errorf("noisy sign: %d", st)
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	noisy, quietThrottled := quiet(200)
+	close(stop)
+	wg.Wait()
+
+	if limited.Load() == 0 || !retryAfterSeen.Load() {
+		t.Fatalf("noisy caller was never throttled with Retry-After (ok=%d, 429=%d)", ok.Load(), limited.Load())
+	}
+	if quietThrottled != 0 {
+		t.Fatalf("quiet caller was throttled %d times", quietThrottled)
+	}
+	p50 := func(d []time.Duration) time.Duration { c := slices.Clone(d); slices.Sort(c); return c[len(c)/2] }
+	p99 := func(d []time.Duration) time.Duration { c := slices.Clone(d); slices.Sort(c); return c[len(c)*99/100] }
+	report := fmt.Sprintf("quiet ES256 p50/p99 alone: %v / %v; beside a throttled RSA-2048 flood (6 connections): %v / %v; noisy: %d served, %d refused with 429\n",
+		p50(alone), p99(alone), p50(noisy), p99(noisy), ok.Load(), limited.Load())
+	t.Log(report)
+	if f := os.Getenv("MHSM_THROTTLE_REPORT"); f != "" {
+		_ = os.WriteFile(f, []byte(report), 0o644)
+	}
+}
