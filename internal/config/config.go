@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -39,16 +41,74 @@ type Server struct {
 	// RotationInterval is how often the automatic key rotation scan runs.
 	// Default 1m.
 	RotationInterval time.Duration
+	// OpsAddr is the plain-HTTP address of /healthz, /readyz and /metrics.
+	// Empty (the zero value) serves none; `mhsm server` defaults to
+	// 127.0.0.1:9464.
+	OpsAddr string
+	// ThrottleHSMRate and ThrottlePrincipalRate bound the data-plane work
+	// per HSM and per caller, in cost units per second (a unit is about a
+	// millisecond of CPU: an RSA-2048 signature costs 1.5, an AES wrap
+	// 0.07). Bursts are twice the rate. Zero disables a limit. Defaults:
+	// 1000 per CPU for an HSM (the machine's capacity) and 700 per CPU for
+	// one caller, so no caller can take the whole machine.
+	ThrottleHSMRate, ThrottlePrincipalRate float64
+	// RefreshTokenLifetime is how long a user's refresh token stays
+	// redeemable (each is used once). Default 7 days; zero means no refresh
+	// tokens are issued.
+	RefreshTokenLifetime time.Duration
+	// SigningKeyMaxAge is the age at which a tenant's token signing key is
+	// replaced; the old key stays published until its tokens expire.
+	// Default 30 days; zero means keys are never rotated automatically.
+	SigningKeyMaxAge time.Duration
+	// MSIAddr is the plain-HTTP loopback address of the managed identity
+	// endpoint (App Service style: GET /msi/token with X-IDENTITY-HEADER).
+	// Empty (the default) means no endpoint. It must be a loopback IP.
+	MSIAddr string
+	// ExternalIssuers are OIDC issuers whose tokens mhsm trusts. None by
+	// default.
+	ExternalIssuers []ExternalIssuer
+}
+
+// ExternalIssuer trusts another OIDC issuer: its tokens are verified with
+// its own key set (from JWKSURL or JWKSFile, never from the token), and
+// its principals are named only by immutable ids — the ObjectIDClaim, or
+// a GUID derived from iss+sub (see token.ExternalObjectID).
+type ExternalIssuer struct {
+	// Issuer is the exact iss claim value. Required.
+	Issuer string `json:"issuer"`
+	// JWKSURL (https, or http on loopback) or JWKSFile holds the key set.
+	// Exactly one is required.
+	JWKSURL  string `json:"jwksUrl,omitempty"`
+	JWKSFile string `json:"jwksFile,omitempty"`
+	// Audience lets the issuer's tokens be used directly as bearer tokens
+	// whose aud contains it. Empty: trusted only for federated credentials
+	// of applications (workload identity).
+	Audience string `json:"audience,omitempty"`
+	// TenantID is the mhsm tenant whose HSMs direct tokens may use.
+	// Required with Audience.
+	TenantID string `json:"tenantId,omitempty"`
+	// ObjectIDClaim names a claim holding a GUID object id (e.g. "oid" for
+	// Entra ID). Empty: the object id is derived from iss+sub.
+	ObjectIDClaim string `json:"objectIdClaim,omitempty"`
+	// ExternalTenantID, when set, must equal the token's tid claim.
+	ExternalTenantID string `json:"externalTenantId,omitempty"`
+	// GroupsClaim names the claim listing group ids. Empty: "groups".
+	GroupsClaim string `json:"groupsClaim,omitempty"`
 }
 
 // Default returns the embedded defaults.
 func Default() Server {
 	return Server{
-		Addr:             "127.0.0.1:8443",
-		DataDir:          "./mhsm-data",
-		Domain:           "mhsm.localhost",
-		TokenLifetime:    time.Hour,
-		RotationInterval: time.Minute,
+		Addr:                  "127.0.0.1:8443",
+		DataDir:               "./mhsm-data",
+		Domain:                "mhsm.localhost",
+		TokenLifetime:         time.Hour,
+		RotationInterval:      time.Minute,
+		ThrottleHSMRate:       1000 * float64(runtime.NumCPU()),
+		ThrottlePrincipalRate: 700 * float64(runtime.NumCPU()),
+
+		RefreshTokenLifetime: 7 * 24 * time.Hour,
+		SigningKeyMaxAge:     30 * 24 * time.Hour,
 	}
 }
 
@@ -75,6 +135,24 @@ func (c *Server) Validate() error {
 	}
 	if c.RotationInterval <= 0 {
 		errs = append(errs, errors.New("rotation interval must be positive"))
+	}
+	if c.TokenLifetime > 24*time.Hour {
+		errs = append(errs, errors.New("token lifetime must be at most 24h"))
+	}
+	if c.RefreshTokenLifetime < 0 || c.SigningKeyMaxAge < 0 {
+		errs = append(errs, errors.New("refresh token lifetime and signing key max age must not be negative"))
+	}
+	if c.SigningKeyMaxAge != 0 && c.SigningKeyMaxAge < 2*c.TokenLifetime {
+		errs = append(errs, errors.New("signing key max age must be at least twice the token lifetime"))
+	}
+	if c.MSIAddr != "" {
+		host, _, err := net.SplitHostPort(c.MSIAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			errs = append(errs, fmt.Errorf("msi addr %q must be a loopback IP and port, such as 127.0.0.1:8080", c.MSIAddr))
+		}
+	}
+	for i, e := range c.ExternalIssuers {
+		errs = append(errs, e.validate(i))
 	}
 	return errors.Join(errs...)
 }
@@ -107,4 +185,30 @@ func (c *Server) URL(sub string) string {
 		host = sub + "." + c.Domain
 	}
 	return "https://" + c.HostPort(host)
+}
+
+func (e ExternalIssuer) validate(i int) error {
+	var errs []error
+	name := fmt.Sprintf("external issuer %d (%s)", i, e.Issuer)
+	if e.Issuer == "" {
+		errs = append(errs, fmt.Errorf("%s: issuer is required", name))
+	}
+	if (e.JWKSURL == "") == (e.JWKSFile == "") {
+		errs = append(errs, fmt.Errorf("%s: exactly one of jwksUrl and jwksFile is required", name))
+	}
+	if e.JWKSURL != "" {
+		u, err := url.Parse(e.JWKSURL)
+		loopback := false
+		if err == nil {
+			ip := net.ParseIP(u.Hostname())
+			loopback = u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback())
+		}
+		if err != nil || !(u.Scheme == "https" || (u.Scheme == "http" && loopback)) {
+			errs = append(errs, fmt.Errorf("%s: jwksUrl must be https (http only on loopback)", name))
+		}
+	}
+	if e.Audience != "" && e.TenantID == "" {
+		errs = append(errs, fmt.Errorf("%s: tenantId is required with audience", name))
+	}
+	return errors.Join(errs...)
 }
