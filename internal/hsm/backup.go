@@ -101,6 +101,9 @@ func (s *Service) RestoreKey(ctx context.Context, h *HSM, blob []byte) (*wire.Ke
 			}
 			return conflict("Key %s already exists (or is soft-deleted); restore needs a free name.", doc.Key.Name)
 		}
+		if err := addKeyCount(tx, h.Name, 1); err != nil {
+			return err
+		}
 		var latest *versionRecord
 		for i := range doc.Versions {
 			v := doc.Versions[i].Record

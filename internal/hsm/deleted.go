@@ -121,6 +121,9 @@ func (s *Service) purge(ctx context.Context, h *HSM, name string, onlyDue bool) 
 				return err
 			}
 		}
+		if err := addKeyCount(tx, h.Name, -1); err != nil {
+			return err
+		}
 		return tx.Delete(keyKey(h.Name, lname))
 	})
 	s.cache.evictPrefix(h.Name + "/" + lname + "/")

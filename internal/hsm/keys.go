@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/mhsm/mhsm/internal/keys"
@@ -14,8 +15,29 @@ import (
 	"github.com/mhsm/mhsm/internal/wire"
 )
 
-// MaxVersions is the number of versions a key may have.
-const MaxVersions = 100
+// MaxVersions is the number of versions a key may have; MaxKeys the
+// number of keys (soft-deleted ones included) an HSM may hold.
+const (
+	MaxVersions = 100
+	MaxKeys     = 5000
+)
+
+func keyCountKey(hsm string) string { return "hsm/" + hsm + "/meta/keycount" }
+
+// addKeyCount adjusts the HSM's key count, refusing to go past MaxKeys.
+func addKeyCount(tx store.Tx, hsm string, delta int) error {
+	n := 0
+	if b, err := tx.Get(keyCountKey(hsm)); err == nil {
+		n, _ = strconv.Atoi(string(b))
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	n += delta
+	if delta > 0 && n > MaxKeys {
+		return badRequest("This HSM already holds the maximum of %d keys (soft-deleted keys count until purged).", MaxKeys)
+	}
+	return tx.Put(keyCountKey(hsm), []byte(strconv.Itoa(max(n, 0))))
+}
 
 var opsByKty = map[string][]string{
 	keys.KtyRSA: {"encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey", "import"},
@@ -52,12 +74,15 @@ func (s *Service) ImportKey(ctx context.Context, h *HSM, name string, p *wire.Ke
 	if p.Key == nil {
 		return nil, badRequest("key is required")
 	}
+	var m *keys.Material
+	var err error
 	if len(p.Key.KeyHSM) > 0 {
-		return nil, badRequest("BYOK import (key_hsm) is not supported yet; import the plain JWK")
+		m, err = s.unwrapBYOK(ctx, h, p.Key)
+	} else if m, err = keys.FromJWK(p.Key); err != nil {
+		err = invalidKey(err)
 	}
-	m, err := keys.FromJWK(p.Key)
 	if err != nil {
-		return nil, invalidKey(err)
+		return nil, err
 	}
 	defer m.Zero()
 	return s.storeNewVersion(ctx, h, name, m, newVersionParams{keyOps: p.Key.KeyOps, attrs: p.Attributes, tags: p.Tags, release: p.ReleasePolicy})
@@ -118,6 +143,9 @@ func (s *Service) storeNewVersion(ctx context.Context, h *HSM, name string, m *k
 		case errors.As(err, &nf) && nf.Kind == KindNotFound:
 			if _, derr := loadKey(tx, h.Name, name, true); derr == nil {
 				return conflict("Key %s is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the key can only be recovered or purged.", name)
+			}
+			if err := addKeyCount(tx, h.Name, 1); err != nil {
+				return err
 			}
 			k = &keyRecord{Name: name}
 		default:

@@ -2,6 +2,7 @@ package hsm
 
 import (
 	"context"
+	"strconv"
 	"testing"
 
 	"github.com/mhsm/mhsm/internal/rbac"
@@ -60,5 +61,33 @@ func TestSeparationOfDutiesGuard(t *testing.T) {
 	other := "22222222-2222-2222-2222-222222222222"
 	if _, err := s.Assign(ctx, h, rbac.RoleAssignment{Scope: "/keys/k", RoleDefinitionID: rbac.RoleCryptoUser, PrincipalID: other}); err != nil {
 		t.Fatalf("guard refused an assignment that breaks no rule: %v", err)
+	}
+}
+
+func TestKeyCountLimit(t *testing.T) {
+	ctx := context.Background()
+	s, h := newTestService(t, Options{})
+	for i := 0; i < MaxKeys; i++ {
+		if _, err := s.CreateKey(ctx, h, "k"+strconv.Itoa(i), &wire.KeyCreateParameters{Kty: "oct-HSM"}); err != nil {
+			t.Fatalf("key %d: %v", i, err)
+		}
+	}
+	if _, err := s.CreateKey(ctx, h, "one-too-many", &wire.KeyCreateParameters{Kty: "oct-HSM"}); err == nil {
+		t.Fatal("created a key past the limit")
+	}
+	if _, err := s.CreateKey(ctx, h, "k1", &wire.KeyCreateParameters{Kty: "oct-HSM"}); err != nil {
+		t.Fatalf("a new version of an existing key must not count: %v", err)
+	}
+	if _, err := s.DeleteKey(ctx, h, "k2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateKey(ctx, h, "one-too-many", &wire.KeyCreateParameters{Kty: "oct-HSM"}); err == nil {
+		t.Fatal("a soft-deleted key must still count")
+	}
+	if err := s.PurgeKey(ctx, h, "k2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateKey(ctx, h, "one-too-many", &wire.KeyCreateParameters{Kty: "oct-HSM"}); err != nil {
+		t.Fatalf("after a purge: %v", err)
 	}
 }
