@@ -18,5 +18,41 @@ fi
 echo "== go vet"
 go vet ./...
 
+echo "== azurite (blob storage emulator for the audit delivery tests)"
+# npm-installed into a cache dir outside the tree; started on a free port;
+# stopped on exit. Without it TestDeliveryAzurite fails (MHSM_REQUIRE_AZURITE).
+export MHSM_REQUIRE_AZURITE=1
+azurite_dir="${MHSM_AZURITE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mhsm-azurite}"
+azurite_bin="$azurite_dir/node_modules/.bin/azurite-blob"
+if [ ! -x "$azurite_bin" ]; then
+  mkdir -p "$azurite_dir"
+  npm install --prefix "$azurite_dir" --no-audit --no-fund --loglevel=error azurite@3.37.0 >/dev/null \
+    || echo "warning: npm install azurite failed; TestDeliveryAzurite will fail"
+fi
+if [ -x "$azurite_bin" ]; then
+  azurite_data=$(mktemp -d)
+  "$azurite_bin" --blobHost 127.0.0.1 --blobPort 0 --location "$azurite_data" \
+    --skipApiVersionCheck --loose --disableTelemetry >"$azurite_data/azurite.log" 2>&1 &
+  azurite_pid=$!
+  stop_azurite() {
+    kill "$azurite_pid" 2>/dev/null || true
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$azurite_pid" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$azurite_pid" 2>/dev/null || true
+    rm -rf "$azurite_data"
+  }
+  trap stop_azurite EXIT
+  for _ in $(seq 1 120); do
+    grep -q "listens on" "$azurite_data/azurite.log" 2>/dev/null && break
+    sleep 0.5
+  done
+  azurite_url=$(grep -o 'http://127.0.0.1:[0-9]*' "$azurite_data/azurite.log" | head -1 || true)
+  if [ -n "$azurite_url" ]; then
+    export MHSM_TEST_AZURITE="$azurite_url/devstoreaccount1"
+    echo "azurite at $MHSM_TEST_AZURITE"
+  else
+    echo "warning: azurite did not start:"; cat "$azurite_data/azurite.log"
+  fi
+fi
+
 echo "== go test -race"
 go test -race -count=1 -timeout 30m ./... 2>&1 | tee /tmp/mhsm-test.log

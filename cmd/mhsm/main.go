@@ -30,9 +30,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetArgs(args)
+	root.SetArgs(azListArgs(args)) // securitydomain.go: az-style "--flag a b c" lists
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(serverCmd(), hostsCmd())
+	root.AddCommand(serverCmd(), hostsCmd(), benchCmd(), keyvaultCmd(), auditCmd())
+	root.AddCommand(loginCmd(), logoutCmd(), accountCmd(), adCmd(), identityCmd()) // login.go, ad.go
+	root.AddCommand(groupCmd(), roleCmd(), monitorCmd())                           // group.go, role.go, monitor.go
 	return root.ExecuteContext(ctx)
 }

@@ -16,11 +16,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mhsm/mhsm/internal/audit"
 	"github.com/mhsm/mhsm/internal/barrier"
 	"github.com/mhsm/mhsm/internal/config"
 	"github.com/mhsm/mhsm/internal/directory"
 	"github.com/mhsm/mhsm/internal/hsm"
 	"github.com/mhsm/mhsm/internal/httpapi"
+	"github.com/mhsm/mhsm/internal/mgmt"
 	"github.com/mhsm/mhsm/internal/ops"
 	"github.com/mhsm/mhsm/internal/store"
 	"github.com/mhsm/mhsm/internal/throttle"
@@ -39,13 +41,19 @@ type App struct {
 	st       *store.Bolt
 	dir      *directory.Directory
 	hsms     *hsm.Service
+	mgmt     *mgmt.Service // management.go
 	ln       net.Listener
 	srv      *http.Server
 	metrics  *ops.Metrics
 	opsLn    net.Listener
 	opsSrv   *http.Server
+	tickCtx  context.Context // ends on Close, stopping rotation and purge
 	stopTick context.CancelFunc
 	identity identity
+
+	audit       *audit.Log // audit.go; nil when audit is off
+	delivery    *audit.Delivery
+	resourceIDs *resourceIDs
 }
 
 // New opens the data dir, binds the listener and builds every service.
@@ -58,6 +66,7 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	a := &App{Config: &cfg}
+	a.tickCtx, a.stopTick = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
 		if !ok {
@@ -107,13 +116,22 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := a.openAudit(ctx, &cfg, sysKey); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	if a.mgmt, err = newManagement(ctx, a.st, a.hsms, dir, &cfg, a.diagnosticSink()); err != nil {
+		return nil, fmt.Errorf("management plane: %w", err)
+	}
 	if cfg.Dev {
 		if a.Dev, err = ensureDev(ctx, a.st, sysKey, dir, a.hsms, &cfg, caFile); err != nil {
 			return nil, fmt.Errorf("dev mode: %w", err)
 		}
+		if err := ensureDevManagement(ctx, a.st, a.mgmt, dir, a.Dev); err != nil {
+			return nil, fmt.Errorf("dev mode management: %w", err)
+		}
 	}
 	a.metrics = ops.NewMetrics()
-	handler := httpapi.New(httpapi.Deps{Config: &cfg, HSMs: a.hsms, Dir: dir, Issuer: issuer, Verifier: verifier,
+	handler := httpapi.New(httpapi.Deps{Config: &cfg, HSMs: a.hsms, Dir: dir, Issuer: issuer, Verifier: verifier, Mgmt: a.mgmt, Audit: a.auditRecorder(),
 		Metrics: a.metrics, HSMLimit: throttle.New(cfg.ThrottleHSMRate, 2*cfg.ThrottleHSMRate),
 		PrincipalLimit: throttle.New(cfg.ThrottlePrincipalRate, 2*cfg.ThrottlePrincipalRate)})
 	if cfg.OpsAddr != "" {
@@ -160,10 +178,11 @@ func (a *App) Serve(ctx context.Context) error {
 			return err
 		}
 	}
-	tickCtx, cancel := context.WithCancel(context.Background())
-	a.stopTick = cancel
-	go a.hsms.Run(tickCtx, a.Config.RotationInterval)
-	a.identity.serve(tickCtx, a.Config.SigningKeyMaxAge)
+	go a.hsms.Run(a.tickCtx, a.Config.RotationInterval)
+	if a.delivery != nil {
+		go a.delivery.Run(a.tickCtx)
+	}
+	a.identity.serve(a.tickCtx, a.Config.SigningKeyMaxAge)
 	if a.opsSrv != nil {
 		go func() { _ = a.opsSrv.Serve(a.opsLn) }()
 	}
@@ -188,8 +207,9 @@ func (a *App) Close() error {
 	}
 	if a.srv != nil {
 		_ = a.srv.Close()
-	} else if a.ln != nil {
-		_ = a.ln.Close()
+	}
+	if a.ln != nil {
+		_ = a.ln.Close() // srv.Close only closes listeners Serve was given
 	}
 	if a.opsSrv != nil {
 		_ = a.opsSrv.Close()
@@ -197,6 +217,10 @@ func (a *App) Close() error {
 		_ = a.opsLn.Close()
 	}
 	a.identity.close()
+	if a.mgmt != nil {
+		a.mgmt.Close() // waits for HSMs being provisioned
+	}
+	a.closeAudit() // final checkpoints, after the last request
 	if a.st != nil {
 		return a.st.Close()
 	}
@@ -256,5 +280,6 @@ func (p principals) PrincipalExists(ctx context.Context, tid, oid string) (bool,
 	if err != nil {
 		return false, err
 	}
-	return kind == directory.KindUser || kind == directory.KindGroup || kind == directory.KindServicePrincipal, nil
+	return kind == directory.KindUser || kind == directory.KindGroup || kind == directory.KindServicePrincipal ||
+		kind == directory.KindExternal, nil
 }

@@ -24,6 +24,10 @@ type DevInfo struct {
 	HSMURL        string `json:"hsmUrl"`
 	ManagementURL string `json:"managementUrl"`
 	CAFile        string `json:"caFile"`
+	// SubscriptionID and ResourceGroup locate the dev HSM in the management
+	// plane; the dev principal is Owner of the subscription (management.go).
+	SubscriptionID string `json:"subscriptionId"`
+	ResourceGroup  string `json:"resourceGroup"`
 }
 
 func (d *DevInfo) write(path string) error {
@@ -46,7 +50,8 @@ const devStateKey = "sys/dev"
 
 // ensureDev makes (once) the dev tenant, a service principal with a secret,
 // and an activated HSM "dev" on which that principal holds Administrator,
-// Crypto Officer and Crypto User at "/".
+// Crypto Officer and Crypto User at "/". The principal is also the
+// tenant administrator of the directory (it may manage it through Graph).
 func ensureDev(ctx context.Context, st store.Backend, sys *barrier.DataKey, dir *directory.Directory, hsms *hsm.Service, cfg *config.Server, caFile string) (*DevInfo, error) {
 	var ds devState
 	err := st.View(ctx, func(tx store.Tx) error {
@@ -64,6 +69,9 @@ func ensureDev(ctx context.Context, st store.Backend, sys *barrier.DataKey, dir 
 		}
 		sp, err := dir.CreateServicePrincipal(ctx, t.ID, "mhsm-dev")
 		if err != nil {
+			return nil, err
+		}
+		if err := dir.MakeAdministrator(ctx, t.ID, sp.ObjectID); err != nil {
 			return nil, err
 		}
 		secret, err := dir.AddSecret(ctx, t.ID, sp.AppID, 10*365*24*time.Hour)

@@ -96,6 +96,13 @@ func (k *Keyring) NewDataKey() (wrapped []byte, dk *DataKey, err error) {
 	return seal(k.aead, dk.raw, wrapAAD), dk, nil
 }
 
+// WrapDataKey wraps an existing data key under the root key for storage,
+// as NewDataKey does for a new one. (Used when an HSM's key-hierarchy root
+// is replaced by one recovered from a security domain.)
+func (k *Keyring) WrapDataKey(dk *DataKey) []byte {
+	return seal(k.aead, dk.raw, wrapAAD)
+}
+
 // OpenDataKey unwraps a data key produced by NewDataKey. Any failure
 // (including a key wrapped under another root key) is ErrAuth.
 func (k *Keyring) OpenDataKey(wrapped []byte) (*DataKey, error) {

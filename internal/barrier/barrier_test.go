@@ -431,3 +431,28 @@ func TestRedaction(t *testing.T) {
 		}
 	}
 }
+
+// TestWrapDataKey: a data key rebuilt from raw bytes (a recovered
+// key-hierarchy root) wraps under another root key and opens as the same key.
+func TestWrapDataKey(t *testing.T) {
+	k1, k2 := newKeyring(t), newKeyring(t)
+	_, dk := newDataKey(t, k1)
+	sealed := dk.Seal([]byte("x"), []byte("a"))
+	raw := dk.Raw()
+	rebuilt, err := NewDataKeyFromRaw(raw)
+	clear(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped := k2.WrapDataKey(rebuilt)
+	if _, err := k1.OpenDataKey(wrapped); !errors.Is(err, ErrAuth) {
+		t.Fatalf("wrapped under k2 opened with k1: %v", err)
+	}
+	back, err := k2.OpenDataKey(wrapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := back.Open(sealed, []byte("a")); err != nil || string(got) != "x" {
+		t.Fatalf("Open = %q, %v", got, err)
+	}
+}

@@ -67,6 +67,8 @@ type Server struct {
 	// ExternalIssuers are OIDC issuers whose tokens mhsm trusts. None by
 	// default.
 	ExternalIssuers []ExternalIssuer
+	// Audit is the audit log (audit.go).
+	Audit Audit
 }
 
 // ExternalIssuer trusts another OIDC issuer: its tokens are verified with
@@ -109,6 +111,8 @@ func Default() Server {
 
 		RefreshTokenLifetime: 7 * 24 * time.Hour,
 		SigningKeyMaxAge:     30 * 24 * time.Hour,
+
+		Audit: DefaultAudit(),
 	}
 }
 
@@ -154,6 +158,7 @@ func (c *Server) Validate() error {
 	for i, e := range c.ExternalIssuers {
 		errs = append(errs, e.validate(i))
 	}
+	errs = append(errs, c.Audit.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -366,3 +366,25 @@ func (d *Directory) TenantOfClient(ctx context.Context, appID string) (string, e
 	})
 	return tid, err
 }
+
+// Built-in public client applications, usable in every tenant for the
+// password and refresh_token grants without registration.
+const (
+	// MHSMCLIClientID is the mhsm CLI's client id.
+	MHSMCLIClientID = "6d68736d-636c-4900-8000-000000000001"
+	// AzureCLIClientID is the Azure CLI's well-known client id, so that
+	// `az login -u … -p …` works against mhsm.
+	AzureCLIClientID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+)
+
+// PublicClient reports whether clientID may use the password grant
+// without a secret in tenant tid: a built-in client, or an application
+// registered with isFallbackPublicClient.
+func (d *Directory) PublicClient(ctx context.Context, tid, clientID string) bool {
+	switch strings.ToLower(strings.TrimSpace(clientID)) {
+	case MHSMCLIClientID, AzureCLIClientID:
+		return true
+	}
+	a, err := d.Application(ctx, tid, clientID)
+	return err == nil && strings.EqualFold(a.AppID, strings.TrimSpace(clientID)) && a.IsFallbackPublicClient
+}

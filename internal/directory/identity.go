@@ -33,7 +33,7 @@ type ManagedIdentity struct {
 
 var identityName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
 
-func miKey(tid, name string) string   { return "dir/" + tid + "/mi/" + strings.ToLower(name) }
+func miKey(tid, name string) string    { return "dir/" + tid + "/mi/" + strings.ToLower(name) }
 func miHeaderKey(digest []byte) string { return "dirx/mihdr/" + hex.EncodeToString(digest) }
 
 func newHeader() (plain string, digest []byte, err error) {

@@ -14,6 +14,7 @@ type Object struct {
 	Group            *Group
 	Application      *Application
 	ServicePrincipal *ServicePrincipal
+	External         *ExternalPrincipal
 }
 
 // ID returns the object's id.
@@ -27,6 +28,8 @@ func (o Object) ID() string {
 		return o.Application.ID
 	case o.ServicePrincipal != nil:
 		return o.ServicePrincipal.ObjectID
+	case o.External != nil:
+		return o.External.ID
 	}
 	return ""
 }
@@ -79,6 +82,9 @@ func object(tx store.Tx, tid, id string) (Object, error) {
 	case KindServicePrincipal:
 		o.ServicePrincipal = &ServicePrincipal{}
 		err = getJSON(tx, key, o.ServicePrincipal)
+	case KindExternal:
+		o.External = &ExternalPrincipal{}
+		err = getJSON(tx, key, o.External)
 	default:
 		return Object{}, ErrNotFound
 	}

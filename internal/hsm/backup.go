@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"regexp"
 	"strings"
 
+	"github.com/mhsm/mhsm/internal/keys"
 	"github.com/mhsm/mhsm/internal/store"
 	"github.com/mhsm/mhsm/internal/wire"
 )
@@ -87,12 +89,16 @@ func (s *Service) RestoreKey(ctx context.Context, h *HSM, blob []byte) (*wire.Ke
 	}
 	defer clear(plain)
 	var doc backupDoc
-	if err := json.Unmarshal(plain, &doc); err != nil || len(doc.Versions) == 0 || checkName(doc.Key.Name) != nil {
+	if err := json.Unmarshal(plain, &doc); err != nil || doc.check() != nil {
+		for _, v := range doc.Versions {
+			clear(v.Material)
+		}
 		return nil, badRequest("the backup blob is malformed")
 	}
 	lname := strings.ToLower(doc.Key.Name)
 	k := doc.Key
 	k.Deleted = nil
+	k.Versions = len(doc.Versions)
 	var out *wire.KeyBundle
 	err = s.st.Update(ctx, func(tx store.Tx) error {
 		if _, err := tx.Get(keyKey(h.Name, lname)); !errors.Is(err, store.ErrNotFound) {
@@ -129,3 +135,44 @@ func (s *Service) RestoreKey(ctx context.Context, h *HSM, blob []byte) (*wire.Ke
 	}
 	return out, err
 }
+
+// versionID is the syntax of a key version id (newVersion).
+var versionID = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// check validates a decrypted backup document before anything is
+// stored: the seal proves who made the blob, not that every record in it
+// is whole. The name is valid; there are 1 to MaxVersions versions with
+// distinct well-formed ids, one of them the latest; and each version's
+// material parses and matches the type, size and public key recorded
+// for it (AES keys have no public part to compare), so a restore never
+// stores a version that cannot be used.
+func (d *backupDoc) check() error {
+	if checkName(d.Key.Name) != nil || len(d.Versions) == 0 || len(d.Versions) > MaxVersions {
+		return errMalformedBackup
+	}
+	seen := map[string]bool{}
+	for _, v := range d.Versions {
+		id := v.Record.Version
+		if !versionID.MatchString(id) || seen[id] {
+			return errMalformedBackup
+		}
+		seen[id] = true
+		m, err := keys.Unmarshal(v.Material)
+		if err != nil {
+			return errMalformedBackup
+		}
+		pub, size := m.PublicJWK(), m.Size()
+		m.Zero()
+		rec := v.Record.Public
+		if pub.Kty != rec.Kty || size != v.Record.Size || pub.Crv != rec.Crv ||
+			!bytes.Equal(pub.N, rec.N) || !bytes.Equal(pub.E, rec.E) || !bytes.Equal(pub.X, rec.X) || !bytes.Equal(pub.Y, rec.Y) {
+			return errMalformedBackup
+		}
+	}
+	if !seen[d.Key.Latest] {
+		return errMalformedBackup
+	}
+	return nil
+}
+
+var errMalformedBackup = errors.New("hsm: malformed backup document")

@@ -23,10 +23,13 @@ import (
 
 // Record is an HSM as stored.
 type Record struct {
-	Name            string    `json:"name"`
-	TenantID        string    `json:"tenantId"`
-	WrappedKey      []byte    `json:"wrappedKey"` // key hierarchy root, wrapped by the root key
-	Activated       bool      `json:"activated"`
+	Name       string `json:"name"`
+	TenantID   string `json:"tenantId"`
+	WrappedKey []byte `json:"wrappedKey"` // key hierarchy root, wrapped by the root key
+	Activated  bool   `json:"activated"`
+	// Recovery marks an HSM created to receive a security-domain upload: until
+	// one succeeds it refuses downloads (securitydomain.go).
+	Recovery        bool      `json:"recovery,omitempty"`
 	SoftDeleteDays  int       `json:"softDeleteDays"`
 	PurgeProtection bool      `json:"purgeProtection"`
 	Created         time.Time `json:"created"`
@@ -147,6 +150,10 @@ type CreateParams struct {
 	SoftDeleteDays  int      // 7..90; 0 means 90
 	PurgeProtection bool
 	Activated       bool
+	// Recovery creates the HSM not activated and waiting for a security
+	// domain upload (ARM createMode "recover" style provisioning state
+	// SecurityDomainRestore): downloads are refused until then.
+	Recovery bool
 }
 
 // ErrExists is returned by Create for a name in use.
@@ -162,11 +169,14 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*HSM, error) {
 	if p.SoftDeleteDays < 7 || p.SoftDeleteDays > 90 {
 		return nil, badRequest("softDeleteRetentionInDays must be between 7 and 90")
 	}
+	if p.Recovery && p.Activated {
+		return nil, badRequest("an HSM created for security domain recovery cannot be activated at creation")
+	}
 	wrapped, _, err := s.ring.NewDataKey()
 	if err != nil {
 		return nil, err
 	}
-	r := Record{Name: name, TenantID: strings.ToLower(p.TenantID), WrappedKey: wrapped, Activated: p.Activated,
+	r := Record{Name: name, TenantID: strings.ToLower(p.TenantID), WrappedKey: wrapped, Activated: p.Activated, Recovery: p.Recovery,
 		SoftDeleteDays: p.SoftDeleteDays, PurgeProtection: p.PurgeProtection, Created: s.now().UTC()}
 	h, err := s.open(r)
 	if err != nil {
@@ -178,8 +188,8 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*HSM, error) {
 		return nil, ErrExists
 	}
 	err = s.st.Update(ctx, func(tx store.Tx) error {
-		if _, err := tx.Get("hsmrec/" + name); err == nil {
-			return ErrExists
+		if err := claimName(tx, name); err != nil { // lifecycle.go
+			return err
 		}
 		if err := putJSON(tx, "hsmrec/"+name, &r); err != nil {
 			return err

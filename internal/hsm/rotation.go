@@ -216,6 +216,7 @@ func (s *Service) Tick(ctx context.Context) {
 			slog.Error("purge of expired deleted keys failed", "hsm", name, "err", err)
 		}
 	}
+	s.purgeDueHSMs(ctx) // lifecycle.go
 }
 
 // Run calls Tick every interval until ctx ends.

@@ -16,6 +16,7 @@ type apiError struct {
 	Status  int
 	Code    string
 	Message string
+	Inner   string // innererror code, if any
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
@@ -72,5 +73,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeError writes the Azure error body; the message ends with the
 // activity id as Managed HSM's do.
 func writeError(w http.ResponseWriter, e *apiError, activity string) {
-	writeJSON(w, e.Status, wire.Error{Error: wire.ErrorDetail{Code: e.Code, Message: e.Message + " (Activity ID: " + activity + ")"}})
+	d := wire.ErrorDetail{Code: e.Code, Message: e.Message + " (Activity ID: " + activity + ")"}
+	if e.Inner != "" {
+		d.InnerError = &wire.InnerError{Code: e.Inner}
+	}
+	writeJSON(w, e.Status, wire.Error{Error: d})
 }

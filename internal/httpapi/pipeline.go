@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/mhsm/mhsm/internal/hsm"
 	"github.com/mhsm/mhsm/internal/rbac"
 	"github.com/mhsm/mhsm/internal/throttle"
@@ -31,7 +29,10 @@ type Request struct {
 	Query    url.Values
 	Caller   *token.Claims
 	Decision rbac.Decision
-	body     []byte
+	// Header holds extra response headers a handler sets (for example
+	// Azure-AsyncOperation and Retry-After on a 202).
+	Header http.Header
+	body   []byte
 }
 
 // Decode decodes the JSON body into v. An empty body decodes as {}.
@@ -67,45 +68,22 @@ func jsonProblem(err error) string {
 	return "malformed body"
 }
 
-// AuditEvent is what the pipeline records about every data-plane request.
-type AuditEvent struct {
-	Time       time.Time
-	RequestID  string
-	HSM        string
-	Operation  string
-	Method     string
-	Path       string
-	Status     int
-	CallerOID  string
-	CallerTID  string
-	AppID      string
-	ClientIP   string
-	Decision   rbac.Decision
-	Action     rbac.Action
-	Scope      string
-	DurationMs int64
-}
-
-// Auditor records audit events. An error makes the request fail closed.
-type Auditor interface {
-	Record(ctx context.Context, e *AuditEvent) error
-}
-
-type nopAuditor struct{}
-
-func (nopAuditor) Record(context.Context, *AuditEvent) error { return nil }
-
 // serveData is the one guard pipeline of the data plane.
 func (s *Server) serveData(w http.ResponseWriter, r *http.Request, hsmName string) {
 	start := time.Now()
-	ev := &AuditEvent{Time: start.UTC(), RequestID: uuid.NewString(), HSM: hsmName, Method: r.Method,
-		Path: r.URL.Path, ClientIP: clientIP(r)}
+	ev := s.newAuditEvent(r, start)
+	ev.HSM = hsmName
 	w.Header().Set("x-ms-request-id", ev.RequestID)
-	status, body, extra := s.guard(r, ev)
-	ev.Status = status
-	ev.DurationMs = time.Since(start).Milliseconds()
-	if err := s.audit.Record(r.Context(), ev); err != nil {
-		status, body = http.StatusServiceUnavailable, toAPIError(&apiError{Status: 503, Code: "ServiceUnavailable", Message: "The audit log cannot be written; the request was not processed."}, ev.RequestID)
+	// Audit (audit.go): nothing runs unless the log can record it, and the
+	// response waits until its record is durable.
+	status, body, extra := s.auditGate(ev)
+	if status == 0 {
+		status, body, extra = s.guardRecovered(r, ev)
+		ev.Status = status
+		ev.DurationMs = time.Since(start).Milliseconds()
+		if err := s.audit.Record(r.Context(), ev); err != nil {
+			status, body, extra = s.auditFailed(ev, err)
+		}
 	}
 	for k, vs := range extra {
 		w.Header()[k] = vs
@@ -149,6 +127,18 @@ func (s *Server) guard(r *http.Request, ev *AuditEvent) (int, any, http.Header) 
 		return e.Status, e, http.Header{"Www-Authenticate": {s.challenge(h)}}
 	}
 	ev.CallerOID, ev.CallerTID, ev.AppID = claims.ObjectID, claims.TenantID, claims.AppID
+	ev.UPN, ev.IDType = claims.UPN, claims.IDType
+
+	// Network rules (network.go): publicNetworkAccess and IP rules.
+	if err := s.networkCheck(h, claims, ev.ClientIP); err != nil {
+		return fail(err)
+	}
+
+	// Not-activated gate (securitydomain.go): until its security domain is
+	// downloaded or restored, an HSM serves only BeforeActivation routes.
+	if !h.Activated && !rt.BeforeActivation {
+		return fail(errNotActivated(h))
+	}
 
 	principalKey, hsmKey := claims.TenantID+"/"+claims.ObjectID, h.Name
 	if st, body, hdr, limited := s.throttled(principalKey, hsmKey); limited {
@@ -167,7 +157,7 @@ func (s *Server) guard(r *http.Request, ev *AuditEvent) (int, any, http.Header) 
 	}
 	ev.Scope = scope
 	d := h.Policy().Decide(rbac.Principal{ObjectID: claims.ObjectID, Groups: claims.Groups}, rt.Action, scope)
-	ev.Decision = d
+	ev.Decision, ev.Decided = d, true
 	if !d.Allowed {
 		return fail(&apiError{Status: http.StatusForbidden, Code: "AccessDenied", Message: "Not authorized to access " + string(rt.Action) + " on " + scope})
 	}
@@ -188,7 +178,7 @@ func (s *Server) guard(r *http.Request, ev *AuditEvent) (int, any, http.Header) 
 	if err != nil {
 		return fail(err)
 	}
-	return status, out, nil
+	return status, out, req.Header
 }
 
 // throttled admits a request by its principal's and its HSM's buckets, or
@@ -234,14 +224,17 @@ func (s *Server) authenticate(r *http.Request, h *hsm.HSM) (*token.Claims, error
 		return nil, token.ErrInvalid
 	}
 	// Groups are resolved from the directory now (transitively), so a
-	// membership change applies at once; the token's own groups claim
-	// (external issuers) is kept. Cached claims are shared: copy.
+	// membership change applies at once; only external issuers' tokens add
+	// their own groups claim. Cached claims are shared: copy.
 	groups, err := s.dir.TransitiveMemberOf(r.Context(), c.TenantID, c.ObjectID)
 	if err != nil {
 		return nil, err
 	}
 	cc := *c
-	cc.Groups = append(append([]string(nil), c.Groups...), groups...)
+	cc.Groups = groups
+	if c.IDType == token.IDTypeExternal {
+		cc.Groups = append(append([]string(nil), c.Groups...), groups...)
+	}
 	return &cc, nil
 }
 

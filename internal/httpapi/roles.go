@@ -54,7 +54,7 @@ func (s *Server) roleRoutes() []Route {
 		ra := sp.path + "/providers/Microsoft.Authorization/roleAssignments"
 		rd := sp.path + "/providers/Microsoft.Authorization/roleDefinitions"
 		routes = append(routes,
-			Route{Method: "GET", Pattern: ra, Operation: "RoleAssignmentList", Action: rbac.RoleAssignRead, KeyScoped: sp.keyScoped,
+			Route{Method: "GET", Pattern: ra, Operation: "RoleAssignmentList", BeforeActivation: true, Action: rbac.RoleAssignRead, KeyScoped: sp.keyScoped,
 				Handle: func(r *Request) (int, any, error) {
 					all, err := svc.Assignments(r.Ctx, r.HSM)
 					if err != nil {
@@ -70,7 +70,7 @@ func (s *Server) roleRoutes() []Route {
 					}
 					return http.StatusOK, out, nil
 				}},
-			Route{Method: "GET", Pattern: ra + "/{id}", Operation: "RoleAssignmentGet", Action: rbac.RoleAssignRead, KeyScoped: sp.keyScoped,
+			Route{Method: "GET", Pattern: ra + "/{id}", Operation: "RoleAssignmentGet", BeforeActivation: true, Action: rbac.RoleAssignRead, KeyScoped: sp.keyScoped,
 				Handle: func(r *Request) (int, any, error) {
 					a, err := svc.GetAssignment(r.Ctx, r.HSM, r.Params["id"])
 					if err != nil {
@@ -111,7 +111,7 @@ func (s *Server) roleRoutes() []Route {
 					}
 					return http.StatusOK, assignmentOut(a), nil
 				}},
-			Route{Method: "GET", Pattern: rd, Operation: "RoleDefinitionList", Action: rbac.RoleDefRead, KeyScoped: sp.keyScoped,
+			Route{Method: "GET", Pattern: rd, Operation: "RoleDefinitionList", BeforeActivation: true, Action: rbac.RoleDefRead, KeyScoped: sp.keyScoped,
 				Handle: func(r *Request) (int, any, error) {
 					defs, err := svc.RoleDefinitions(r.Ctx, r.HSM)
 					if err != nil {
@@ -129,7 +129,7 @@ func (s *Server) roleRoutes() []Route {
 					}
 					return http.StatusOK, out, nil
 				}},
-			Route{Method: "GET", Pattern: rd + "/{id}", Operation: "RoleDefinitionGet", Action: rbac.RoleDefRead, KeyScoped: sp.keyScoped,
+			Route{Method: "GET", Pattern: rd + "/{id}", Operation: "RoleDefinitionGet", BeforeActivation: true, Action: rbac.RoleDefRead, KeyScoped: sp.keyScoped,
 				Handle: func(r *Request) (int, any, error) {
 					d, err := svc.GetRoleDefinition(r.Ctx, r.HSM, r.Params["id"])
 					if err != nil {

@@ -33,7 +33,11 @@ type Route struct {
 	KeyScoped bool
 	// BodyLimit overrides DefaultBodyLimit when non-zero.
 	BodyLimit int64
-	Handle    func(*Request) (int, any, error)
+	// BeforeActivation routes are served by an HSM that is not activated
+	// yet (security domain routes, and role reads for its initial
+	// administrators); every other route answers HSMNotActivated there.
+	BeforeActivation bool
+	Handle           func(*Request) (int, any, error)
 
 	segs []string
 }

@@ -5,9 +5,11 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/mhsm/mhsm/internal/audit"
 	"github.com/mhsm/mhsm/internal/config"
 	"github.com/mhsm/mhsm/internal/directory"
 	"github.com/mhsm/mhsm/internal/hsm"
+	"github.com/mhsm/mhsm/internal/mgmt"
 	"github.com/mhsm/mhsm/internal/ops"
 	"github.com/mhsm/mhsm/internal/throttle"
 	"github.com/mhsm/mhsm/internal/token"
@@ -20,13 +22,18 @@ type Deps struct {
 	Dir      *directory.Directory
 	Issuer   *token.Issuer
 	Verifier *token.Verifier
-	Audit    Auditor // nil means no audit
+	// Audit is the audit log (*audit.Log); nil means audit off
+	// (benchmarking only): nothing is recorded and nothing fails closed.
+	Audit audit.Recorder
 	// Metrics records request metrics; nil records nothing.
 	Metrics *ops.Metrics
 	// PrincipalLimit and HSMLimit throttle data-plane requests per caller
 	// and per HSM, in milliseconds of handling time per second; nil
 	// disables a limit.
 	PrincipalLimit, HSMLimit *throttle.Limiter
+	// Mgmt serves management.<domain> and holds the HSMs' network rules;
+	// nil means no management plane (and no network rules).
+	Mgmt *mgmt.Service
 }
 
 // Server is the HTTP handler of every virtual host.
@@ -36,23 +43,24 @@ type Server struct {
 	dir      *directory.Directory
 	issuer   *token.Issuer
 	verifier *token.Verifier
-	audit    Auditor
+	audit    *auditor
 	metrics  *ops.Metrics
 
 	principalLimit, hsmLimit *throttle.Limiter
 
 	data  *router
 	login *http.ServeMux
+	mgmt  *mgmt.Service
+	arm   *armRouter
 }
 
 // New returns the handler.
 func New(d Deps) *Server {
-	s := &Server{cfg: d.Config, hsms: d.HSMs, dir: d.Dir, issuer: d.Issuer, verifier: d.Verifier, audit: d.Audit,
+	s := &Server{cfg: d.Config, hsms: d.HSMs, dir: d.Dir, issuer: d.Issuer, verifier: d.Verifier,
 		metrics: d.Metrics, principalLimit: d.PrincipalLimit, hsmLimit: d.HSMLimit}
-	if s.audit == nil {
-		s.audit = nopAuditor{}
-	}
+	s.audit = newAuditor(s, d.Audit)
 	s.data = newRouter(s.DataRoutes())
+	s.mgmt, s.arm = d.Mgmt, newARMRouter(s.ARMRoutes())
 	s.login = s.loginMux()
 	return s
 }
@@ -64,6 +72,8 @@ func (s *Server) DataRoutes() []Route {
 	rs = append(rs, s.roleRoutes()...)
 	rs = append(rs, s.settingRoutes()...)
 	rs = append(rs, s.accessRoutes()...)
+	rs = append(rs, s.auditRoutes()...)
+	rs = append(rs, s.securityDomainRoutes()...)
 	return rs
 }
 
@@ -79,7 +89,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	domain := strings.ToLower(s.cfg.Domain)
 	switch {
 	case host == "login."+domain:
-		s.login.ServeHTTP(w, r)
+		s.serveLogin(w, r) // audit.go: token requests are audited
+		return
+	case host == "management."+domain:
+		s.serveManagement(w, r)
 		return
 	case host == "graph."+domain:
 		s.serveGraph(w, r)

@@ -34,6 +34,10 @@ type Dev struct {
 	HSMURL        string `json:"hsmUrl"`
 	ManagementURL string `json:"managementUrl"`
 	CAFile        string `json:"caFile"`
+	// SubscriptionID and ResourceGroup hold the dev HSM in the management
+	// plane; the dev principal is Owner of the subscription.
+	SubscriptionID string `json:"subscriptionId"`
+	ResourceGroup  string `json:"resourceGroup"`
 }
 
 // Server is one running mhsm.

@@ -3,6 +3,7 @@ package token
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/google/uuid"
 )
 
 // ErrInvalid is the only error Verify returns for a bad token: the caller
@@ -19,25 +21,44 @@ var ErrInvalid = errors.New("token: invalid")
 // MaxTokenBytes bounds the size of a token accepted for parsing.
 const MaxTokenBytes = 16 << 10
 
-// Leeway is the clock skew tolerated on exp and nbf.
+// Leeway is the clock skew tolerated on exp, nbf and iat.
 const Leeway = time.Minute
 
-// Verifier checks tokens issued by an Issuer: RS256 only, the tenant's own
-// key, the exact issuer URL for that tenant, the audience, and time.
-// Verified tokens are cached by their SHA-256 digest until they expire.
+// ActiveFunc reports whether the principal oid of tenant tid may still act
+// (exists and is enabled).
+type ActiveFunc func(ctx context.Context, tid, oid string) (bool, error)
+
+// Verifier checks tokens issued by an Issuer — RS256 only, the tenant's
+// own key, the exact issuer URL for that tenant, the audience, time — and
+// tokens of configured external issuers (AddExternal). Verified tokens are
+// cached by their SHA-256 digest until they expire.
+//
+// Revocation: with SetPrincipalCheck, every token mhsm issued is accepted
+// only while its principal is active. The check runs on first
+// verification and again on a cache hit whenever the directory's
+// generation has changed since, so disabling or deleting a principal
+// takes effect on its very next request, cached or not.
 type Verifier struct {
 	issuer   *Issuer
 	issuerOf func(tid string) string
 	now      func() time.Time
+	active   ActiveFunc
+	gen      func() uint64
+
+	extMu     sync.RWMutex
+	externals map[string]*External
 
 	mu    sync.Mutex
 	cache map[[32]byte]*cached
+
+	replay *ReplayCache
 }
 
 type cached struct {
 	claims *Claims
 	aud    string
 	exp    time.Time
+	gen    uint64
 }
 
 const maxCache = 50000
@@ -45,10 +66,26 @@ const maxCache = 50000
 // NewVerifier returns a Verifier. issuerOf maps a tenant id to the exact
 // issuer URL its tokens must carry.
 func NewVerifier(i *Issuer, issuerOf func(tid string) string) *Verifier {
-	return &Verifier{issuer: i, issuerOf: issuerOf, now: time.Now, cache: map[[32]byte]*cached{}}
+	return &Verifier{issuer: i, issuerOf: issuerOf, now: time.Now, cache: map[[32]byte]*cached{}, externals: map[string]*External{}, replay: NewReplayCache()}
+}
+
+// SetPrincipalCheck makes the verifier accept mhsm's own tokens only for
+// active principals, re-checking cached tokens when generation changes.
+func (v *Verifier) SetPrincipalCheck(generation func() uint64, active ActiveFunc) {
+	v.mu.Lock()
+	v.gen, v.active = generation, active
+	v.mu.Unlock()
+}
+
+func (v *Verifier) generation() uint64 {
+	if v.gen == nil {
+		return 0
+	}
+	return v.gen()
 }
 
 // Verify validates raw for audience and returns its claims, or ErrInvalid.
+// The returned claims may be shared with other callers: do not modify.
 func (v *Verifier) Verify(ctx context.Context, raw, audience string) (*Claims, error) {
 	if len(raw) == 0 || len(raw) > MaxTokenBytes {
 		return nil, ErrInvalid
@@ -56,17 +93,33 @@ func (v *Verifier) Verify(ctx context.Context, raw, audience string) (*Claims, e
 	digest := sha256.Sum256([]byte(raw))
 	now := v.now()
 	v.mu.Lock()
-	if c, ok := v.cache[digest]; ok {
-		v.mu.Unlock()
-		if c.aud == audience && now.Before(c.exp.Add(Leeway)) {
-			return c.claims, nil
-		}
-		return nil, ErrInvalid
+	var e cached
+	ce, hit := v.cache[digest]
+	if hit {
+		e = *ce
 	}
 	v.mu.Unlock()
+	if hit {
+		if e.aud != audience || !now.Before(e.exp.Add(Leeway)) {
+			return nil, ErrInvalid
+		}
+		if g := v.generation(); e.gen != g {
+			if !v.stillActive(ctx, e.claims) {
+				v.mu.Lock()
+				delete(v.cache, digest)
+				v.mu.Unlock()
+				return nil, ErrInvalid
+			}
+			v.mu.Lock()
+			ce.gen = g
+			v.mu.Unlock()
+		}
+		return e.claims, nil
+	}
 
+	gen := v.generation()
 	c, err := v.verify(ctx, raw, audience, now)
-	if err != nil {
+	if err != nil || !v.stillActive(ctx, c) {
 		return nil, ErrInvalid
 	}
 	v.mu.Lock()
@@ -80,41 +133,111 @@ func (v *Verifier) Verify(ctx context.Context, raw, audience string) (*Claims, e
 			clear(v.cache)
 		}
 	}
-	v.cache[digest] = &cached{claims: c, aud: audience, exp: c.Expiry.Time()}
+	v.cache[digest] = &cached{claims: c, aud: audience, exp: c.Expiry.Time(), gen: gen}
 	v.mu.Unlock()
 	return c, nil
 }
 
+// stillActive applies the principal check to tokens mhsm issued.
+func (v *Verifier) stillActive(ctx context.Context, c *Claims) bool {
+	if v.active == nil || c.IDType == IDTypeExternal {
+		return true
+	}
+	ok, err := v.active(ctx, c.TenantID, c.ObjectID)
+	return err == nil && ok
+}
+
+// unverified is what is read from a payload before its signature is
+// checked, only to choose the key set; the signature check binds it.
+type unverified struct {
+	Issuer   string `json:"iss"`
+	TenantID string `json:"tid"`
+}
+
 func (v *Verifier) verify(ctx context.Context, raw, audience string, now time.Time) (*Claims, error) {
-	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
-	if err != nil || len(tok.Headers) != 1 {
-		return nil, ErrInvalid
-	}
-	kid := tok.Headers[0].KeyID
-	// The tenant is read from the unverified payload only to choose which
-	// tenant's keys to verify with; the signature check below binds it.
-	var unverified Claims
-	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
-		return nil, ErrInvalid
-	}
-	tid := strings.ToLower(unverified.TenantID)
-	if tid == "" || kid == "" {
-		return nil, ErrInvalid
-	}
-	key, err := v.issuer.PublicKey(ctx, tid, kid)
+	hb, pb, err := screen(raw, MaxTokenBytes)
 	if err != nil {
+		return nil, ErrInvalid
+	}
+	var u unverified
+	if err := json.Unmarshal(pb, &u); err != nil {
+		return nil, ErrInvalid
+	}
+	if ext := v.external(u.Issuer); ext != nil {
+		return ext.verify(ctx, raw, hb, pb, ext.Audience, now)
+	}
+	return v.verifyOwn(ctx, raw, hb, pb, u, audience, now)
+}
+
+func (v *Verifier) verifyOwn(ctx context.Context, raw string, hb, pb []byte, u unverified, audience string, now time.Time) (*Claims, error) {
+	h, err := decodeHeader(hb, "alg", "kid", "typ")
+	if err != nil || h["alg"] != string(jose.RS256) || h["typ"] != "JWT" {
+		return nil, ErrInvalid
+	}
+	kid, _ := h["kid"].(string)
+	tid, err := uuid.Parse(u.TenantID)
+	if err != nil || tid.String() != u.TenantID || kid == "" || len(kid) > 128 || u.Issuer != v.issuerOf(u.TenantID) {
+		return nil, ErrInvalid
+	}
+	if err := integerTimes(pb, now, v.issuer.maxLifetimeNow()); err != nil {
+		return nil, ErrInvalid
+	}
+	key, err := v.issuer.PublicKey(ctx, u.TenantID, kid)
+	if err != nil {
+		return nil, ErrInvalid
+	}
+	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil || len(tok.Headers) != 1 || tok.Headers[0].KeyID != kid {
 		return nil, ErrInvalid
 	}
 	var c Claims
 	if err := tok.Claims(key, &c); err != nil {
 		return nil, ErrInvalid
 	}
-	if c.TenantID != tid || c.ObjectID == "" || c.Expiry == nil || c.NotBefore == nil {
+	if c.TenantID != u.TenantID || c.Issuer != u.Issuer || c.ObjectID == "" || c.Subject == "" ||
+		c.Expiry == nil || c.NotBefore == nil || c.IssuedAt == nil ||
+		(c.IDType != IDTypeApp && c.IDType != IDTypeUser) {
 		return nil, ErrInvalid
 	}
-	exp := jwt.Expected{Issuer: v.issuerOf(tid), AnyAudience: jwt.Audience{audience}, Time: now}
+	exp := jwt.Expected{Issuer: v.issuerOf(u.TenantID), AnyAudience: jwt.Audience{audience}, Time: now}
 	if err := c.ValidateWithLeeway(exp, Leeway); err != nil {
 		return nil, ErrInvalid
 	}
 	return &c, nil
+}
+
+// integerTimes requires exp, nbf and iat to be integers, exp no further
+// ahead than the longest lifetime mhsm issues, and iat not in the future.
+func integerTimes(pb []byte, now time.Time, maxLifetime time.Duration) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(pb, &m); err != nil {
+		return errStrict
+	}
+	vals := map[string]int64{}
+	for _, k := range []string{"exp", "nbf", "iat"} {
+		r, ok := m[k]
+		if !ok {
+			return errStrict
+		}
+		var n json.Number
+		if err := json.Unmarshal(r, &n); err != nil {
+			return errStrict
+		}
+		i, err := n.Int64()
+		if err != nil || i < 0 || strings.ContainsAny(string(n), ".eE") {
+			return errStrict
+		}
+		vals[k] = i
+	}
+	limit := now.Add(maxLifetime + Leeway).Unix()
+	if vals["exp"] > limit || vals["iat"] > now.Add(Leeway).Unix() {
+		return errStrict
+	}
+	return nil
+}
+
+func (i *Issuer) maxLifetimeNow() time.Duration {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.maxLifetime
 }

@@ -205,6 +205,12 @@ type Error struct {
 
 // ErrorDetail is the inner error object.
 type ErrorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Code       string      `json:"code"`
+	Message    string      `json:"message"`
+	InnerError *InnerError `json:"innererror,omitempty"`
+}
+
+// InnerError refines an error's code (e.g. ForbiddenByFirewall).
+type InnerError struct {
+	Code string `json:"code"`
 }

@@ -172,39 +172,51 @@ func (s *server) clientOptions() azcore.ClientOptions {
 		Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: s.dev.AuthorityHost}}
 }
 
-// credential is a ClientSecretCredential for dev (secret "" = dev.json's).
-func (s *server) credential(t testing.TB, secret string) *azidentity.ClientSecretCredential {
-	t.Helper()
+// newCredential is a ClientSecretCredential for dev (secret "" = dev.json's).
+func (s *server) newCredential(secret string) (*azidentity.ClientSecretCredential, error) {
 	if secret == "" {
 		secret = s.dev.ClientSecret
 	}
-	cred, err := azidentity.NewClientSecretCredential(s.dev.TenantID, s.dev.ClientID, secret,
+	return azidentity.NewClientSecretCredential(s.dev.TenantID, s.dev.ClientID, secret,
 		&azidentity.ClientSecretCredentialOptions{ClientOptions: s.clientOptions(), DisableInstanceDiscovery: true})
+}
+
+// newClient is an azkeys client for the dev HSM: the transport and the
+// authority are the only options.
+func (s *server) newClient() (*azkeys.Client, error) {
+	cred, err := s.newCredential("")
 	if err != nil {
-		t.Fatalf("NewClientSecretCredential: %v", err)
+		return nil, err
 	}
+	return azkeys.NewClient(s.dev.HSMURL, cred, &azkeys.ClientOptions{ClientOptions: s.clientOptions()})
+}
+
+func (s *server) credential(t testing.TB, secret string) *azidentity.ClientSecretCredential {
+	t.Helper()
+	cred, err := s.newCredential(secret)
+	must(t, err, "NewClientSecretCredential")
 	return cred
 }
 
-// client is an azkeys client for the dev HSM.
 func (s *server) client(t testing.TB) *azkeys.Client {
 	t.Helper()
-	c, err := azkeys.NewClient(s.dev.HSMURL, s.credential(t, ""), &azkeys.ClientOptions{ClientOptions: s.clientOptions()})
-	if err != nil {
-		t.Fatalf("azkeys.NewClient: %v", err)
-	}
+	c, err := s.newClient()
+	must(t, err, "azkeys.NewClient")
 	return c
 }
 
 // token gets an access token for resource (a URL without /.default).
 func (s *server) token(t testing.TB, resource string) string {
 	t.Helper()
-	tk, err := s.credential(t, "").GetToken(context.Background(), policy.TokenRequestOptions{
-		Scopes: []string{strings.TrimRight(resource, "/") + "/.default"}})
+	tk, err := s.credential(t, "").GetToken(context.Background(), tokenOpts(resource))
 	if err != nil {
 		t.Fatalf("GetToken(%s): %v", resource, err)
 	}
 	return tk.Token
+}
+
+func tokenOpts(resource string) policy.TokenRequestOptions {
+	return policy.TokenRequestOptions{Scopes: []string{strings.TrimRight(resource, "/") + "/.default"}}
 }
 
 // The shared server most tests use; TestMain stops it.
@@ -225,7 +237,7 @@ func shared(t testing.TB) (*server, *azkeys.Client) {
 		}
 		sharedSrv, sharedErr = startServer(sharedDir, "127.0.0.1:0")
 		if sharedErr == nil {
-			sharedCli = sharedSrv.client(t)
+			sharedCli, sharedErr = sharedSrv.newClient()
 		}
 	})
 	if sharedErr != nil {

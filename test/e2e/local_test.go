@@ -52,7 +52,7 @@ func rsaPub(k *azkeys.JSONWebKey) *rsa.PublicKey {
 // ecKey is a local EC key of any supported curve.
 type ecKey struct {
 	crv azkeys.CurveName
-	std *ecdsa.PrivateKey    // NIST curves
+	std *ecdsa.PrivateKey     // NIST curves
 	k1  *secp256k1.PrivateKey // P-256K
 }
 

@@ -154,6 +154,11 @@ func TestListKeysAndVersions(t *testing.T) {
 		createKey(t, ctx, c, n, octParams(128))
 		want["https://"+s.hsmHost()+"/keys/"+n] = true
 	}
+	// A soft-deleted key is not listed.
+	gone := prefix + "-z"
+	createKey(t, ctx, c, gone, octParams(128))
+	_, err := c.DeleteKey(ctx, gone, nil)
+	must(t, err, "DeleteKey")
 	kids, pages := listAll(t, ctx, c)
 	if pages < 4 {
 		t.Errorf("listing took %d pages with maxresults=2; nextLink paging not exercised", pages)
@@ -172,6 +177,9 @@ func TestListKeysAndVersions(t *testing.T) {
 		if seen[k] != 1 {
 			t.Errorf("%s seen %d times, want once", k, seen[k])
 		}
+	}
+	if seen["https://"+s.hsmHost()+"/keys/"+gone] != 0 {
+		t.Errorf("soft-deleted key %s is listed", gone)
 	}
 
 	// Versions: three of one key, in pages of two.
@@ -207,4 +215,31 @@ func TestListKeysAndVersions(t *testing.T) {
 	if vpages != 2 {
 		t.Errorf("3 versions in %d pages of 2", vpages)
 	}
+}
+
+// TestKeyNameCase: key names are case-insensitive and keep their first spelling.
+func TestKeyNameCase(t *testing.T) {
+	t.Parallel()
+	s, c := shared(t)
+	ctx := ctxT(t)
+	n := name("CaseKey")
+	k1 := createKey(t, ctx, c, n, octParams(128))
+	k2 := createKey(t, ctx, c, strings.ToLower(n), octParams(128))
+	checkKid(t, s, k2.Key.KID, n)
+	g, err := c.GetKey(ctx, strings.ToUpper(n), k1.Key.KID.Version(), nil)
+	must(t, err, "GetKey upper case")
+	if *g.Key.KID != *k1.Key.KID {
+		t.Errorf("GetKey(upper) = %s, want %s", *g.Key.KID, *k1.Key.KID)
+	}
+	if vs := versionsOf(t, c, strings.ToLower(n)); len(vs) != 2 {
+		t.Errorf("%d versions under the lower-case name, want 2", len(vs))
+	}
+	_, err = c.DeleteKey(ctx, strings.ToLower(n), nil)
+	must(t, err, "DeleteKey lower case")
+	_, err = c.CreateKey(ctx, strings.ToUpper(n), octParams(128), nil)
+	wantStatus(t, err, 409)
+	_, err = c.PurgeDeletedKey(ctx, strings.ToUpper(n), nil)
+	must(t, err, "Purge upper case")
+	_, err = c.GetDeletedKey(ctx, n, nil)
+	wantStatus(t, err, 404)
 }

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mhsm/mhsm/internal/app"
+	"github.com/mhsm/mhsm/internal/bench"
+	"github.com/mhsm/mhsm/internal/config"
+)
+
+// benchOptions are the flags of `mhsm bench`.
+type benchOptions struct {
+	self, selfThrottle                   bool
+	devJSON, url, caFile, token, connect string
+	tenant, clientID, secret, authority  string
+	ops, jsonOut, mdOut, cpuProfile      string
+	conns                                int
+	duration, warmup                     time.Duration
+	noRaw, noHalf                        bool
+}
+
+func benchCmd() *cobra.Command {
+	var o benchOptions
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Load a server per operation and compare with the raw crypto ceiling and the no-crypto floor",
+		Long: `bench drives a running mhsm (--dev-json, or --url with --token or client
+credentials) or one it starts in-process (--self, in a temporary data dir)
+with -c keep-alive HTTPS connections for -d per operation, then paces each
+operation at half its measured maximum. In the same run it measures the raw
+library ceiling of each operation (Go crypto in-process on every core) and
+the server's floor (key get). It prints a table and the issue's goal checks;
+--json and --markdown write them to files. --cpuprofile DIR (with --self)
+profiles each operation's full-stack window and reports where the server's
+CPU went per request.
+
+The benchmark keys (bench-rsa-2048, bench-ec-p256, …) are created on first
+use and reused afterwards.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBench(cmd, o)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.self, "self", false, "start a dev-mode server in-process with a temporary data dir")
+	f.BoolVar(&o.selfThrottle, "self-throttle", false, "with --self, keep the default admission limits (by default they are raised so that they never refuse; their bookkeeping still runs)")
+	f.StringVar(&o.devJSON, "dev-json", "", "dev.json of a running dev-mode server (URL, CA, client credentials)")
+	f.StringVar(&o.url, "url", "", "HSM URL, e.g. https://dev.managedhsm.mhsm.localhost:8443")
+	f.StringVar(&o.caFile, "ca-file", "", "PEM CA certificate the server's certificate chains to")
+	f.StringVar(&o.token, "token", "", "data-plane bearer token (default: client credentials)")
+	f.StringVar(&o.tenant, "tenant", "", "tenant id for client credentials")
+	f.StringVar(&o.clientID, "client-id", "", "client id for client credentials")
+	f.StringVar(&o.secret, "client-secret", "", "client secret for client credentials")
+	f.StringVar(&o.authority, "authority", "", "authority host (default: https://login.<domain>:<port> of --url)")
+	f.StringVar(&o.connect, "connect", "", "host:port to dial instead of resolving the URL's host (*.localhost dials 127.0.0.1)")
+	f.IntVarP(&o.conns, "conns", "c", 16, "keep-alive connections")
+	f.DurationVarP(&o.duration, "duration", "d", 10*time.Second, "measured time per operation and phase")
+	f.DurationVar(&o.warmup, "warmup", 0, "unmeasured time before each phase (default min(1s, d/4))")
+	f.StringVar(&o.ops, "ops", "all", "comma-separated operations: "+opNames())
+	f.StringVar(&o.jsonOut, "json", "", "write the report as JSON to this file")
+	f.StringVar(&o.mdOut, "markdown", "", "write the report as Markdown to this file")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "with --self: profile each operation, write DIR/<op>.pprof and report the breakdown")
+	f.BoolVar(&o.noRaw, "no-raw", false, "skip the raw library ceiling")
+	f.BoolVar(&o.noHalf, "no-half", false, "skip the run paced at 50 % of the maximum")
+	return cmd
+}
+
+func opNames() string {
+	var n []string
+	for _, o := range bench.Operations() {
+		n = append(n, o.Name)
+	}
+	return strings.Join(n, ",")
+}
+
+func runBench(cmd *cobra.Command, o benchOptions) error {
+	ctx := cmd.Context()
+	ops, err := bench.SelectOperations(o.ops)
+	if err != nil {
+		return err
+	}
+	if o.cpuProfile != "" && !o.self {
+		return errors.New("--cpuprofile needs --self: the profile is of this process")
+	}
+	var target *bench.Target
+	switch {
+	case o.self:
+		stop, t, err := startSelf(ctx, o.selfThrottle)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		target = t
+	case o.devJSON != "":
+		d, err := bench.ReadDev(o.devJSON)
+		if err != nil {
+			return err
+		}
+		if target, err = bench.TargetFromDev(d, o.connect); err != nil {
+			return err
+		}
+	case o.url != "":
+		if target, err = bench.NewTarget(o.url, o.caFile, o.connect, o.token, bench.Credentials{
+			Authority: o.authority, Tenant: o.tenant, ClientID: o.clientID, ClientSecret: o.secret}); err != nil {
+			return err
+		}
+	default:
+		return errors.New("give --self, --dev-json or --url")
+	}
+	if o.cpuProfile != "" {
+		if err := os.MkdirAll(o.cpuProfile, 0o755); err != nil {
+			return err
+		}
+	}
+	rep, err := bench.Run(ctx, bench.Config{Target: target, Ops: ops, Conns: o.conns, Duration: o.duration, Warmup: o.warmup,
+		NoRaw: o.noRaw, NoHalf: o.noHalf, Profile: o.cpuProfile != "", ProfileDir: o.cpuProfile, Log: cmd.ErrOrStderr()})
+	if err != nil {
+		return err
+	}
+	rep.Command = "mhsm bench " + strings.Join(os.Args[min(len(os.Args), 2):], " ")
+	if err := rep.WriteTable(cmd.OutOrStdout()); err != nil {
+		return err
+	}
+	write := func(path string, f func(*os.File) error) error {
+		if path == "" {
+			return nil
+		}
+		out, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := f(out); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	}
+	if err := write(o.jsonOut, func(f *os.File) error { return rep.WriteJSON(f) }); err != nil {
+		return err
+	}
+	return write(o.mdOut, func(f *os.File) error {
+		if err := rep.WriteMarkdown(f); err != nil {
+			return err
+		}
+		if o.cpuProfile == "" {
+			return nil
+		}
+		fmt.Fprintln(f, "\n### Where the server's CPU goes (CPU profile of the full-stack window)")
+		fmt.Fprintln(f)
+		return rep.WriteProfiles(f)
+	})
+}
+
+// startSelf starts a dev-mode server in this process on a free loopback
+// port with a temporary data dir. It runs outside any pprof label, so its
+// goroutines are the unlabelled (server) samples of a profile.
+func startSelf(ctx context.Context, keepThrottle bool) (func(), *bench.Target, error) {
+	dir, err := os.MkdirTemp("", "mhsm-bench-")
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := config.Default()
+	cfg.Addr, cfg.DataDir, cfg.Dev = "127.0.0.1:0", dir, true
+	if !keepThrottle {
+		// Admission limits are policy, not cost: raise them out of reach.
+		cfg.ThrottleHSMRate, cfg.ThrottlePrincipalRate = 1e12, 1e12
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a, err := app.New(sctx, cfg)
+	if err != nil {
+		cancel()
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(sctx) }()
+	stop := func() {
+		cancel()
+		_ = a.Close()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+		}
+		os.RemoveAll(dir)
+	}
+	d := a.Dev
+	t, err := bench.TargetFromDev(bench.Dev{TenantID: d.TenantID, AuthorityHost: d.AuthorityHost, ClientID: d.ClientID,
+		ClientSecret: d.ClientSecret, HSMURL: d.HSMURL, CAFile: d.CAFile}, a.Addr().String())
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return stop, t, nil
+}

@@ -1,0 +1,100 @@
+package app
+
+import (
+	"context"
+	"errors"
+
+	"github.com/mhsm/mhsm/internal/config"
+	"github.com/mhsm/mhsm/internal/directory"
+	"github.com/mhsm/mhsm/internal/hsm"
+	"github.com/mhsm/mhsm/internal/mgmt"
+	"github.com/mhsm/mhsm/internal/store"
+	"github.com/mhsm/mhsm/internal/wire"
+)
+
+// Management returns the management plane (for tests and tools).
+func (a *App) Management() *mgmt.Service { return a.mgmt }
+
+// newManagement builds the management plane. Diagnostic settings take
+// effect through sink (nil: kept, delivering nothing); storage accounts
+// are directories under the audit storage root.
+func newManagement(ctx context.Context, st store.Backend, hsms *hsm.Service, dir *directory.Directory, cfg *config.Server, sink mgmt.DiagnosticSink) (*mgmt.Service, error) {
+	return mgmt.New(ctx, st, hsms, mgmt.Options{
+		HSMURL:      func(name string) string { return cfg.URL(name+".managedhsm") + "/" },
+		Directory:   mgmtDirectory{dir},
+		Sink:        sink,
+		StorageRoot: cfg.AuditStorageRoot(),
+	})
+}
+
+// mgmtDirectory adapts the directory to mgmt.Directory.
+type mgmtDirectory struct{ dir *directory.Directory }
+
+func (d mgmtDirectory) PrincipalKind(ctx context.Context, tid, oid string) (string, error) {
+	kind, err := d.dir.ObjectKind(ctx, tid, oid)
+	if errors.Is(err, directory.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	switch kind {
+	case directory.KindUser:
+		return mgmt.PrincipalUser, nil
+	case directory.KindGroup:
+		return mgmt.PrincipalGroup, nil
+	case directory.KindServicePrincipal:
+		return mgmt.PrincipalServicePrincipal, nil
+	}
+	return "", nil
+}
+
+// Dev-mode management: a subscription "mhsm dev subscription" of the dev
+// tenant whose Owner is the dev service principal, with a resource group
+// holding the dev HSM. Made once; remembered under devMgmtKey.
+const (
+	devMgmtKey       = "sys/devmgmt"
+	DevResourceGroup = "mhsm-dev"
+	devLocation      = "local"
+)
+
+func ensureDevManagement(ctx context.Context, st store.Backend, m *mgmt.Service, dir *directory.Directory, dev *DevInfo) error {
+	var subID []byte
+	err := st.View(ctx, func(tx store.Tx) error {
+		var err error
+		subID, err = tx.Get(devMgmtKey)
+		return err
+	})
+	if err == nil {
+		dev.SubscriptionID, dev.ResourceGroup = string(subID), DevResourceGroup
+		return nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	sp, err := dir.ServicePrincipal(ctx, dev.TenantID, dev.ClientID)
+	if err != nil {
+		return err
+	}
+	sub, err := m.CreateSubscription(ctx, dev.TenantID, "mhsm dev subscription", "", sp.ObjectID) // Owner
+
+	if err != nil {
+		return err
+	}
+	if _, _, err := m.PutResourceGroup(ctx, sub.ID, DevResourceGroup, wire.ResourceGroup{Location: devLocation}); err != nil {
+		return err
+	}
+	if err := m.Adopt(ctx, sub.ID, DevResourceGroup, "dev", devLocation, []string{sp.ObjectID}); err != nil && !isConflict(err) {
+		return err
+	}
+	if err := st.Update(ctx, func(tx store.Tx) error { return tx.Put(devMgmtKey, []byte(sub.ID)) }); err != nil {
+		return err
+	}
+	dev.SubscriptionID, dev.ResourceGroup = sub.ID, DevResourceGroup
+	return nil
+}
+
+func isConflict(err error) bool {
+	e, ok := mgmt.AsError(err)
+	return ok && e.Kind == mgmt.KindConflict
+}

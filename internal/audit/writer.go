@@ -1,0 +1,503 @@
+package audit
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// writer appends one chain to its directory of segment files
+// (<dir>/<first seq, 20 digits>.jsonl) with group commit: records queued
+// while a write+fsync is in flight go out together in the next one, and
+// every caller learns when its own record is durable. One goroutine (loop)
+// owns the file.
+type writer struct {
+	log  *Log
+	name string
+	dir  string
+	keys *Keys
+
+	mu     sync.Mutex
+	queue  []*op
+	closed bool
+	kick   chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
+
+	failure atomic.Pointer[error] // non-nil while the chain cannot write
+
+	// Owned by loop.
+	f      *os.File
+	seg    string    // current segment path
+	size   int64     // durable size of seg
+	seq    uint64    // seq of the last durable line
+	last   digest    // hash of the last durable line
+	since  int       // records after the last checkpoint
+	lastCP time.Time // when the last checkpoint was written
+	idle   time.Time // last write or probe
+	buf    []byte
+
+	posMu sync.Mutex
+	pos   position
+}
+
+// position is how far a chain is durable, for readers such as delivery.
+type position struct {
+	Seg string
+	Off int64
+	Seq uint64
+}
+
+type opKind int
+
+const (
+	opRecord opKind = iota
+	opProbe
+	opCheckpoint
+)
+
+type op struct {
+	kind opKind
+	body []byte
+	done chan error
+}
+
+// maxBatch bounds the records in one write.
+const maxBatch = 4096
+
+func segName(firstSeq uint64) string { return fmt.Sprintf("%020d.jsonl", firstSeq) }
+
+// listSegments returns the segment files of dir in order.
+func listSegments(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var segs []string
+	for _, e := range ents {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".jsonl") {
+			segs = append(segs, filepath.Join(dir, e.Name()))
+		}
+	}
+	sort.Strings(segs)
+	return segs, nil
+}
+
+// openWriter opens (or creates) the chain in dir, recovers its tail and
+// starts the committer.
+func openWriter(l *Log, name, dir string, keys *Keys) (*writer, error) {
+	w := &writer{log: l, name: name, dir: dir, keys: keys, kick: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{}), last: genesis}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	if err := w.recoverTail(); err != nil {
+		return nil, err
+	}
+	pub := keys.publicKey()
+	if err := writeFileAtomic(filepath.Join(dir, "publickey.pem"), pub.PEM(), 0o644); err != nil {
+		_ = w.f.Close()
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	w.lastCP, w.idle = l.now(), l.now()
+	w.setPos()
+	if w.since > 0 {
+		// Records from before a crash that no checkpoint covers: they were
+		// durable (acknowledged), so sign them now.
+		w.commit([]*op{{kind: opCheckpoint, done: make(chan error, 1)}})
+	}
+	go w.loop()
+	return w, nil
+}
+
+// recoverTail opens the last segment, drops a trailing partial line (a
+// record whose write never completed, so was never acknowledged) and
+// restores seq and the last hash from the last complete line.
+func (w *writer) recoverTail() error {
+	segs, err := listSegments(w.dir)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	if len(segs) == 0 {
+		w.seg = filepath.Join(w.dir, segName(1))
+		f, err := os.OpenFile(w.seg, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		w.f = f
+		return syncDir(w.dir)
+	}
+	w.seg = segs[len(segs)-1]
+	f, err := os.OpenFile(w.seg, os.O_RDWR|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	w.f = f
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	line, end, err := tailLine(f, st.Size())
+	if err != nil {
+		return fmt.Errorf("audit: %s: %w", w.seg, err)
+	}
+	if end != st.Size() {
+		slog.Warn("audit: dropping an incomplete record at the end of the log (never acknowledged)", "chain", w.name, "bytes", st.Size()-end)
+		if err := f.Truncate(end); err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+	}
+	w.size = end
+	for i := len(segs) - 2; line == nil && i >= 0; i-- {
+		pf, err := os.Open(segs[i])
+		if err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		pst, _ := pf.Stat()
+		line, _, err = tailLine(pf, pst.Size())
+		_ = pf.Close()
+		if err != nil {
+			return fmt.Errorf("audit: %s: %w", segs[i], err)
+		}
+	}
+	if line == nil {
+		return nil
+	}
+	h, err := parseHead(line)
+	if err != nil {
+		return fmt.Errorf("audit: the last line of chain %s is corrupt; run `mhsm audit verify`: %w", w.name, err)
+	}
+	w.seq, w.last = *h.Seq, hashLine(line)
+	if h.Category != CategoryCheckpoint {
+		w.since = 1
+	}
+	return nil
+}
+
+// tailLine returns the last complete line of f (nil if none) and the offset
+// just after it.
+func tailLine(f io.ReaderAt, size int64) ([]byte, int64, error) {
+	n := min(size, 2*maxLine+2)
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, size-n); err != nil && !errors.Is(err, io.EOF) {
+		return nil, 0, err
+	}
+	i := bytes.LastIndexByte(buf, '\n')
+	if i < 0 {
+		if size > n {
+			return nil, 0, errors.New("no line end in the last 128 KiB")
+		}
+		return nil, 0, nil
+	}
+	j := bytes.LastIndexByte(buf[:i], '\n')
+	if j < 0 && size > n {
+		return nil, 0, errors.New("line longer than 128 KiB")
+	}
+	return buf[j+1 : i], size - n + int64(i) + 1, nil
+}
+
+// submit queues o and waits until it is done.
+func (w *writer) submit(o *op) error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	w.queue = append(w.queue, o)
+	w.mu.Unlock()
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+	return <-o.done
+}
+
+// ready reports whether the chain can write.
+func (w *writer) ready() error {
+	if e := w.failure.Load(); e != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, *e)
+	}
+	w.mu.Lock()
+	closed := w.closed
+	w.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+func (w *writer) take() []*op {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := min(len(w.queue), maxBatch)
+	batch := w.queue[:n:n]
+	w.queue = w.queue[n:]
+	if len(w.queue) > 0 {
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	}
+	return batch
+}
+
+func (w *writer) loop() {
+	defer close(w.done)
+	t := time.NewTicker(w.log.opts.ProbeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.kick:
+			if b := w.take(); len(b) > 0 {
+				w.commit(b)
+			}
+		case <-t.C:
+			w.tick()
+		case <-w.stop:
+			w.mu.Lock()
+			w.closed = true
+			rest := w.queue
+			w.queue = nil
+			w.mu.Unlock()
+			for len(rest) > 0 {
+				n := min(len(rest), maxBatch)
+				w.commit(rest[:n])
+				rest = rest[n:]
+			}
+			if w.since > 0 {
+				w.commit([]*op{{kind: opCheckpoint, done: make(chan error, 1)}})
+			}
+			_ = w.f.Close()
+			return
+		}
+	}
+}
+
+// tick recovers a failed chain, writes a checkpoint when T has passed
+// since the last one, and probes an idle chain.
+func (w *writer) tick() {
+	now := w.log.now()
+	switch {
+	case w.failure.Load() != nil:
+		w.recover()
+	case w.since > 0 && now.Sub(w.lastCP) >= w.log.opts.CheckpointInterval:
+		w.commit([]*op{{kind: opCheckpoint, done: make(chan error, 1)}})
+	case now.Sub(w.idle) >= w.log.opts.ProbeInterval:
+		w.probe()
+	}
+}
+
+// commit writes the records of batch, a checkpoint when one is due, and
+// one fsync; then answers every op.
+func (w *writer) commit(batch []*op) {
+	var err error
+	defer func() {
+		for _, o := range batch {
+			if err != nil {
+				o.done <- fmt.Errorf("%w: %v", ErrUnavailable, err)
+			} else {
+				o.done <- nil
+			}
+		}
+	}()
+	if w.failure.Load() != nil && !w.recover() {
+		err = *w.failure.Load()
+		return
+	}
+	if w.log.opts.SyncEachRecord {
+		for i := range batch {
+			if err = w.write(batch[i : i+1]); err != nil {
+				return
+			}
+		}
+		return
+	}
+	err = w.write(batch)
+}
+
+func (w *writer) write(batch []*op) error {
+	now := w.log.now()
+	seq, last, since := w.seq, w.last, w.since
+	buf, force, probe := w.buf[:0], false, false
+	for _, o := range batch {
+		switch o.kind {
+		case opRecord:
+			line := encodeRecord(o.body, seq+1, last)
+			seq, last, since = seq+1, hashLine(line), since+1
+			buf = append(append(buf, line...), '\n')
+		case opCheckpoint:
+			force = true
+		case opProbe:
+			probe = true
+		}
+	}
+	cp := since > 0 && (force || since >= w.log.opts.CheckpointRecords || now.Sub(w.lastCP) >= w.log.opts.CheckpointInterval)
+	if cp {
+		line := encodeCheckpoint(w.name, seq+1, last, now, w.keys.Sign)
+		seq, last, since = seq+1, hashLine(line), 0
+		buf = append(append(buf, line...), '\n')
+	}
+	w.buf = buf[:0]
+	if len(buf) == 0 {
+		if probe {
+			return w.probe()
+		}
+		return nil
+	}
+	err := w.log.fault("write")
+	if err == nil {
+		_, err = w.f.Write(buf)
+	}
+	if err == nil {
+		err = w.log.fault("sync")
+	}
+	if err == nil {
+		err = w.f.Sync()
+	}
+	if err != nil {
+		w.trip(err)
+		return err
+	}
+	w.seq, w.last, w.since, w.size, w.idle = seq, last, since, w.size+int64(len(buf)), now
+	if cp {
+		w.lastCP = now
+	}
+	w.setPos()
+	w.log.notify(w.name)
+	if w.size >= w.log.opts.SegmentBytes {
+		w.rotate()
+	}
+	return nil
+}
+
+// probe checks that the chain could write now: the fault hook, free disk
+// space and an fsync of the open segment.
+func (w *writer) probe() error {
+	w.idle = w.log.now()
+	err := w.log.fault("probe")
+	if err == nil {
+		err = checkFreeSpace(w.dir, w.log.opts.MinFreeBytes)
+	}
+	if err == nil {
+		err = w.f.Sync()
+	}
+	if err != nil {
+		w.trip(err)
+	}
+	return err
+}
+
+func (w *writer) trip(err error) {
+	if w.failure.Load() == nil {
+		slog.Error("audit: the log cannot be written; requests fail closed with 503", "chain", w.name, "err", err)
+	}
+	w.failure.Store(&err)
+}
+
+// recover reopens the segment, cuts it back to its durable size (dropping
+// whatever a failed write left, none of it acknowledged) and clears the
+// failure if that and a probe succeed.
+func (w *writer) recover() bool {
+	err := w.log.fault("probe")
+	if err == nil {
+		err = checkFreeSpace(w.dir, w.log.opts.MinFreeBytes)
+	}
+	var f *os.File
+	if err == nil {
+		f, err = os.OpenFile(w.seg, os.O_RDWR|os.O_APPEND, 0o600)
+	}
+	if err == nil {
+		if err = f.Truncate(w.size); err == nil {
+			err = f.Sync()
+		}
+		if err != nil {
+			_ = f.Close()
+		}
+	}
+	if err != nil {
+		w.failure.Store(&err)
+		return false
+	}
+	_ = w.f.Close()
+	w.f = f
+	w.failure.Store(nil)
+	w.idle = w.log.now()
+	slog.Info("audit: the log is writable again", "chain", w.name)
+	return true
+}
+
+// rotate starts a new segment; on failure the current one stays in use.
+func (w *writer) rotate() {
+	name := filepath.Join(w.dir, segName(w.seq+1))
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	if err == nil {
+		if err = syncDir(w.dir); err != nil {
+			_ = f.Close()
+			_ = os.Remove(name)
+		}
+	}
+	if err != nil {
+		slog.Warn("audit: cannot start a new segment; continuing in the current one", "chain", w.name, "err", err)
+		return
+	}
+	_ = w.f.Close()
+	w.f, w.seg, w.size = f, name, 0
+	w.setPos()
+}
+
+func (w *writer) setPos() {
+	w.posMu.Lock()
+	w.pos = position{Seg: w.seg, Off: w.size, Seq: w.seq}
+	w.posMu.Unlock()
+}
+
+// durable returns how far the chain is durable.
+func (w *writer) durable() position {
+	w.posMu.Lock()
+	defer w.posMu.Unlock()
+	return w.pos
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// writeFileAtomic writes b to path via a synced temporary file and rename.
+func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err = f.Write(b); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}

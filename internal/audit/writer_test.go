@@ -1,0 +1,237 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestConcurrentRecordsChainAndVerify(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir, nil)
+	var syncs atomic.Int64
+	l.SetFaultHook(func(op string) error {
+		if op == "sync" {
+			syncs.Add(1)
+			time.Sleep(time.Millisecond) // a slow disk, so writers pile up
+		}
+		return nil
+	})
+	const n = 400
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.Record(context.Background(), event("dev", i)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if s := syncs.Load(); s >= n/2 {
+		t.Errorf("%d fsyncs for %d concurrent records: group commit is not sharing syncs", s, n)
+	}
+	l.Close()
+	r := verifyDir(t, filepath.Join(dir, "dev"), testPub(t, "dev"))
+	if !r.OK() || r.Records != n {
+		t.Fatalf("report %+v", r)
+	}
+	seen := map[string]int{}
+	srcs, _ := FindSources(context.Background(), DirFiles(dir), "")
+	for _, s := range srcs {
+		_ = s.Query(context.Background(), &Filter{}, func(r *Record) error { seen[r.ID]++; return nil })
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct ids, want %d", len(seen), n)
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Errorf("%s recorded %d times", id, c)
+		}
+	}
+}
+
+func TestRecordWaitsForSync(t *testing.T) {
+	l := openTest(t, t.TempDir(), nil)
+	record(t, l, "dev", 0, 1) // open the chain
+	release := make(chan struct{})
+	l.SetFaultHook(func(op string) error {
+		if op == "sync" {
+			<-release
+		}
+		return nil
+	})
+	done := make(chan error, 1)
+	go func() { done <- l.Record(context.Background(), event("dev", 1)) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Record returned (%v) while the fsync was blocked", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFailingSinkFailsClosedAndRecovers(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir, nil)
+	record(t, l, "dev", 0, 3)
+	broken := errors.New("EIO")
+	l.SetFaultHook(func(op string) error { return broken })
+	if err := l.Record(context.Background(), event("dev", 3)); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Record with a failing disk: %v, want ErrUnavailable", err)
+	}
+	if err := l.Ready("dev"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Ready after a failure: %v", err)
+	}
+	// Other chains are unaffected until they fail themselves.
+	l.SetFaultHook(nil)
+	if err := l.Probe(); err != nil {
+		t.Fatalf("probe after the disk recovered: %v", err)
+	}
+	if err := l.Ready("dev"); err != nil {
+		t.Fatalf("Ready after recovery: %v", err)
+	}
+	record(t, l, "dev", 4, 2)
+	l.Close()
+	r := verifyDir(t, filepath.Join(dir, "dev"), testPub(t, "dev"))
+	if !r.OK() || r.Records != 5 {
+		t.Fatalf("after a failed write the chain must still verify: %+v", r)
+	}
+}
+
+func TestProbeFindsFailureBeforeAnyWrite(t *testing.T) {
+	l := openTest(t, t.TempDir(), nil)
+	record(t, l, "dev", 0, 1)
+	l.SetFaultHook(func(op string) error {
+		if op == "probe" {
+			return errors.New("read-only file system")
+		}
+		return nil
+	})
+	if err := l.Probe(); err == nil {
+		t.Fatal("probe passed")
+	}
+	if err := l.Ready("dev"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Ready = %v", err)
+	}
+}
+
+func TestRestartResumesChain(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir, nil)
+	record(t, l, "dev", 0, 5)
+	l.Close()
+	l = openTest(t, dir, nil)
+	record(t, l, "dev", 5, 5)
+	l.Close()
+	r := verifyDir(t, filepath.Join(dir, "dev"), testPub(t, "dev"))
+	if !r.OK() || r.Records != 10 || r.Checkpoints != 2 {
+		t.Fatalf("report %+v", r)
+	}
+}
+
+// TestCrashTail copies a live chain (records durable, no checkpoint yet,
+// plus half a line as a torn write leaves it) and opens the copy: the torn
+// line is dropped and the acknowledged records get a checkpoint.
+func TestCrashTail(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir, func(o *Options) { o.CheckpointRecords = 1000 })
+	record(t, l, "dev", 0, 7)
+	crash := t.TempDir()
+	seg := filepath.Join(crash, "dev", segName(1))
+	if err := os.MkdirAll(filepath.Dir(seg), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	b := readChain(t, filepath.Join(dir, "dev"))
+	if err := os.WriteFile(seg, append(b, `{"time":"2026-11-26T10:00:00Z","operat`...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l2 := openTest(t, crash, nil)
+	record(t, l2, "dev", 7, 1)
+	l2.Close()
+	r := verifyDir(t, filepath.Join(crash, "dev"), testPub(t, "dev"))
+	if !r.OK() || r.Records != 8 {
+		t.Fatalf("report %+v", r)
+	}
+}
+
+func TestCorruptLastLineRefusesChain(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir, nil)
+	record(t, l, "dev", 0, 2)
+	l.Close()
+	seg := filepath.Join(dir, "dev", segName(1))
+	b, _ := os.ReadFile(seg)
+	b = append(b, "garbage\n"...)
+	if err := os.WriteFile(seg, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(context.Background(), Options{Dir: dir, Keys: testSeed, MinFreeBytes: -1}); err == nil {
+		t.Fatal("a chain whose last line is corrupt was resumed")
+	}
+}
+
+func TestSegmentsAndCheckpointCadence(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	l := openTest(t, dir, func(o *Options) {
+		o.CheckpointRecords, o.SegmentBytes, o.Now, o.CheckpointInterval = 10, 4096, clock, time.Hour
+	})
+	record(t, l, "dev", 0, 35)
+	segs, _ := listSegments(filepath.Join(dir, "dev"))
+	if len(segs) < 3 {
+		t.Fatalf("%d segments, want rotation past 4 KiB", len(segs))
+	}
+	// The interval: advance the clock; the next record brings a checkpoint.
+	mu.Lock()
+	now = now.Add(2 * time.Hour)
+	mu.Unlock()
+	record(t, l, "dev", 35, 1)
+	l.Close()
+	r := verifyDir(t, filepath.Join(dir, "dev"), testPub(t, "dev"))
+	// 35 records → checkpoints after 10, 20, 30; the 36th record comes
+	// after the interval → a checkpoint covering 31..36. Close adds none.
+	if !r.OK() || r.Records != 36 || r.Checkpoints != 4 {
+		t.Fatalf("report %+v", r)
+	}
+	// Deleting a whole segment is caught.
+	if err := os.Remove(segs[1]); err != nil {
+		t.Fatal(err)
+	}
+	if r := verifyDir(t, filepath.Join(dir, "dev"), testPub(t, "dev")); r.OK() {
+		t.Fatal("a deleted segment was not detected")
+	}
+}
+
+func TestChainsAreSeparate(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir, nil)
+	record(t, l, "dev", 0, 2)
+	record(t, l, "prod", 0, 3)
+	record(t, l, "", 0, 1)
+	if err := l.Record(context.Background(), &Event{HSM: "../etc"}); err == nil {
+		t.Fatal("an HSM name with a path was accepted")
+	}
+	l.Close()
+	for chain, n := range map[string]int{"dev": 2, "prod": 3, ServerChain: 1} {
+		r := verifyDir(t, filepath.Join(dir, chain), testPub(t, chain))
+		if !r.OK() || r.Records != n || r.Chain != chain {
+			t.Errorf("%s: %+v", chain, r)
+		}
+	}
+	// A chain does not verify under another chain's key.
+	if r := verifyDir(t, filepath.Join(dir, "dev"), testPub(t, "prod")); r.OK() {
+		t.Error("dev verified with prod's key")
+	}
+}

@@ -1,0 +1,94 @@
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Audit configures the audit log (package audit): one hash-chained,
+// signed log per HSM plus a server log, written durably before each
+// response, and its delivery to storage. Destinations come from this
+// configuration only: the management API (diagnostic settings) can name a
+// configured destination or an account under StorageRoot, never a path.
+type Audit struct {
+	// Off disables the audit log: nothing is recorded and nothing fails
+	// closed. For benchmarking only (`--audit=false`); never in production.
+	Off bool
+	// Dir holds the log, one directory per chain. Empty (the default) means
+	// <DataDir>/audit.
+	Dir string
+	// CheckpointRecords: a signed checkpoint is written after this many
+	// records. Default 1000.
+	CheckpointRecords int
+	// CheckpointInterval: uncovered records get a signed checkpoint at
+	// least this often. Default 1m.
+	CheckpointInterval time.Duration
+	// StorageRoot is the local directory standing in for storage accounts
+	// a diagnostic setting may name: account A is StorageRoot/A. Empty (the
+	// default) means <DataDir>/storage.
+	StorageRoot string
+	// Destinations are named storage targets, each
+	// "NAME=local:/absolute/dir" or
+	// "NAME=azblob:<container URL>[;account-key-env=VAR]" (the shared key
+	// is read from the environment variable VAR; a SAS may be in the URL).
+	// A diagnostic setting whose storage account is NAME delivers there.
+	// None by default.
+	Destinations []string
+}
+
+// DefaultAudit returns the audit defaults.
+func DefaultAudit() Audit {
+	return Audit{CheckpointRecords: 1000, CheckpointInterval: time.Minute}
+}
+
+// AuditDir is the audit directory after defaults.
+func (c *Server) AuditDir() string {
+	if c.Audit.Dir != "" {
+		return c.Audit.Dir
+	}
+	return filepath.Join(c.DataDir, "audit")
+}
+
+// AuditStorageRoot is the storage root after defaults.
+func (c *Server) AuditStorageRoot() string {
+	if c.Audit.StorageRoot != "" {
+		return c.Audit.StorageRoot
+	}
+	return filepath.Join(c.DataDir, "storage")
+}
+
+var destinationName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}=(local|azblob):.+$`)
+
+func (a *Audit) validate() []error {
+	var errs []error
+	if a.CheckpointRecords < 1 || a.CheckpointRecords > 1_000_000 {
+		errs = append(errs, fmt.Errorf("audit checkpoint records %d must be between 1 and 1000000", a.CheckpointRecords))
+	}
+	if a.CheckpointInterval < time.Second || a.CheckpointInterval > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("audit checkpoint interval %s must be between 1s and 24h", a.CheckpointInterval))
+	}
+	seen := map[string]bool{}
+	for _, d := range a.Destinations {
+		if !destinationName.MatchString(d) {
+			errs = append(errs, fmt.Errorf("audit destination %q: want NAME=local:/dir or NAME=azblob:URL", redactURL(d)))
+			continue
+		}
+		name, _, _ := strings.Cut(d, "=")
+		if seen[name] {
+			errs = append(errs, fmt.Errorf("audit destination %s is given twice", name))
+		}
+		seen[name] = true
+	}
+	return errs
+}
+
+// redactURL drops a query string (a SAS) from a destination for messages.
+func redactURL(s string) string {
+	if i := strings.IndexByte(s, '?'); i >= 0 {
+		return s[:i] + "?…"
+	}
+	return s
+}

@@ -1,0 +1,231 @@
+package httpapi
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/mhsm/mhsm/internal/directory"
+	"github.com/mhsm/mhsm/internal/token"
+)
+
+const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// tokenEndpoint implements the grants client_credentials (client secret,
+// certificate assertion or federated assertion), password (users, through
+// a public client) and refresh_token.
+func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "AADSTS900144: The request body must be a form.")
+		return
+	}
+	f := r.PostForm
+	clientID := strings.TrimSpace(f.Get("client_id"))
+	secret := f.Get("client_secret")
+	if u, p, ok := r.BasicAuth(); ok {
+		clientID, secret = u, p
+	}
+	tid, ok := s.grantTenant(w, r, clientID)
+	if !ok {
+		return
+	}
+	switch f.Get("grant_type") {
+	case "client_credentials":
+		s.clientCredentials(w, r, tid, clientID, secret)
+	case "password":
+		s.passwordGrant(w, r, tid, clientID, secret)
+	case "refresh_token":
+		s.refreshGrant(w, r, tid, clientID)
+	default:
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "AADSTS70003: The grant type is not supported.")
+	}
+}
+
+// grantTenant is the tenant of the path, or, on the tenant-less /adfs
+// endpoints, the tenant of the user's domain or of the client id.
+func (s *Server) grantTenant(w http.ResponseWriter, r *http.Request, clientID string) (string, bool) {
+	if !strings.HasPrefix(r.URL.Path, "/adfs/") {
+		return s.tenantOr404(w, r)
+	}
+	if _, domain, ok := strings.Cut(r.PostForm.Get("username"), "@"); ok {
+		if tid, err := s.dir.TenantOfDomain(r.Context(), strings.TrimSpace(domain)); err == nil {
+			return tid, true
+		}
+	}
+	if tid, err := s.dir.TenantOfClient(r.Context(), clientID); err == nil {
+		return tid, true
+	}
+	if rt := r.PostForm.Get("refresh_token"); rt != "" {
+		// The tenant of a refresh token is checked on redemption.
+		return "", true
+	}
+	if r.PostForm.Get("grant_type") == "password" {
+		// Unknown domain: answer exactly as for a wrong password.
+		_, _ = s.dir.AuthenticatePassword(r.Context(), "", r.PostForm.Get("username"), r.PostForm.Get("password"))
+		credentialError(w, directory.ErrBadCredential, true)
+		return "", false
+	}
+	credentialError(w, directory.ErrBadCredential, false)
+	return "", false
+}
+
+func (s *Server) clientCredentials(w http.ResponseWriter, r *http.Request, tid, clientID, secret string) {
+	f := r.PostForm
+	audience, ok := s.audienceOf(f.Get("scope"))
+	if !ok {
+		oauthError(w, http.StatusBadRequest, "invalid_scope", "AADSTS1002012: The scope must be a resource of this server followed by /.default.")
+		return
+	}
+	var sp *directory.ServicePrincipal
+	var err error
+	switch {
+	case f.Get("client_assertion_type") == jwtBearer && f.Get("client_assertion") != "" && secret == "":
+		sp, err = s.assertionClient(r, tid, clientID, f.Get("client_assertion"))
+	case secret != "" && f.Get("client_assertion") == "":
+		sp, err = s.dir.AuthenticateSecret(r.Context(), tid, clientID, secret)
+	default:
+		oauthError(w, http.StatusBadRequest, "invalid_client", "AADSTS7000218: The request must contain client_secret or client_assertion.")
+		return
+	}
+	if err != nil {
+		credentialError(w, err, false)
+		return
+	}
+	c, err := s.principalClaims(r.Context(), tid, sp.ObjectID, audience)
+	if err != nil {
+		credentialError(w, err, false)
+		return
+	}
+	c.AppID, c.Azp, c.IDType, c.Name = sp.AppID, sp.AppID, token.IDTypeApp, sp.DisplayName
+	s.issueAccess(w, r, c, nil)
+}
+
+// assertionClient authenticates a client by a signed assertion: its own
+// certificate (iss = client id), or a federated credential's external
+// issuer.
+func (s *Server) assertionClient(r *http.Request, tid, clientID, assertion string) (*directory.ServicePrincipal, error) {
+	sp, app, err := s.dir.ClientCredentials(r.Context(), tid, clientID)
+	if err != nil {
+		return nil, err
+	}
+	if assertionIssuer(assertion) == clientID {
+		var creds []token.CertCredential
+		for _, k := range app.KeyCredentials {
+			cert, err := x509.ParseCertificate(k.Cert)
+			if err != nil {
+				continue
+			}
+			creds = append(creds, token.CertCredential{Cert: cert, Thumbprint: k.Thumbprint, ThumbprintS256: k.ThumbprintS256, Start: k.Start, End: k.End})
+		}
+		jti, exp, err := token.VerifyClientAssertion(assertion, clientID, s.tokenEndpoints(tid), creds, s.verifier.Now())
+		if err != nil || s.verifier.AssertionReplayed(clientID, jti, exp) {
+			s.dir.ClientFailed(tid, clientID)
+			return nil, directory.ErrBadCredential
+		}
+		s.dir.ClientSucceeded(tid, clientID)
+		return sp, nil
+	}
+	_, _, err = s.verifier.VerifyFederated(r.Context(), assertion, func(iss, sub string) (string, bool) {
+		for _, fc := range app.FederatedCredentials {
+			if fc.Issuer == iss && fc.Subject == sub && len(fc.Audiences) == 1 {
+				return fc.Audiences[0], true
+			}
+		}
+		return "", false
+	})
+	if err != nil {
+		s.dir.ClientFailed(tid, clientID)
+		return nil, directory.ErrBadCredential
+	}
+	s.dir.ClientSucceeded(tid, clientID)
+	return sp, nil
+}
+
+// assertionIssuer reads the unverified iss of a JWT, only to tell a
+// certificate assertion from a federated one; both paths verify fully.
+func assertionIssuer(raw string) string {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 || len(raw) > token.MaxTokenBytes {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var c struct {
+		Iss string `json:"iss"`
+	}
+	_ = json.Unmarshal(b, &c)
+	return c.Iss
+}
+
+// passwordGrant signs a user in with UPN and password through a public
+// client (or a confidential client that also proves its secret).
+func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, tid, clientID, secret string) {
+	f := r.PostForm
+	audience, ok := s.audienceOf(f.Get("scope"))
+	if !ok {
+		oauthError(w, http.StatusBadRequest, "invalid_scope", "AADSTS1002012: The scope must be a resource of this server followed by /.default.")
+		return
+	}
+	if secret != "" {
+		if _, err := s.dir.AuthenticateSecret(r.Context(), tid, clientID, secret); err != nil {
+			credentialError(w, err, false)
+			return
+		}
+	} else if !s.dir.PublicClient(r.Context(), tid, clientID) {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "AADSTS7000218: The client is not a public client; it must present a credential.")
+		return
+	}
+	u, err := s.dir.AuthenticatePassword(r.Context(), tid, f.Get("username"), f.Get("password"))
+	if err != nil {
+		credentialError(w, err, true)
+		return
+	}
+	s.userToken(w, r, u, clientID, audience)
+}
+
+func (s *Server) userToken(w http.ResponseWriter, r *http.Request, u *directory.User, clientID, audience string) {
+	c, err := s.principalClaims(r.Context(), u.TenantID, u.ID, audience)
+	if err != nil {
+		credentialError(w, err, true)
+		return
+	}
+	c.AppID, c.Azp, c.IDType, c.UPN, c.Name, c.Scope = clientID, clientID, token.IDTypeUser, u.UserPrincipalName, u.DisplayName, "user_impersonation"
+	extra, err := s.userExtras(r.Context(), r, u, clientID, audience)
+	if err != nil {
+		credentialError(w, err, true)
+		return
+	}
+	s.issueAccess(w, r, c, extra)
+}
+
+// refreshGrant redeems a refresh token (once) for a new access token and
+// refresh token, if the user is still enabled.
+func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, tid, clientID string) {
+	f := r.PostForm
+	audience, ok := s.audienceOf(f.Get("scope"))
+	if !ok {
+		oauthError(w, http.StatusBadRequest, "invalid_scope", "AADSTS1002012: The scope must be a resource of this server followed by /.default.")
+		return
+	}
+	g, err := s.issuer.RedeemRefreshToken(r.Context(), f.Get("refresh_token"))
+	if err != nil || (tid != "" && g.TenantID != tid) || !strings.EqualFold(g.ClientID, clientID) {
+		if err != nil && !errors.Is(err, token.ErrInvalid) {
+			oauthError(w, http.StatusInternalServerError, "server_error", "The token could not be issued.")
+			return
+		}
+		oauthError(w, http.StatusBadRequest, "invalid_grant", "AADSTS70000: The refresh token is invalid or expired.")
+		return
+	}
+	u, err := s.dir.User(r.Context(), g.TenantID, g.ObjectID)
+	if err != nil || !u.AccountEnabled {
+		oauthError(w, http.StatusBadRequest, "invalid_grant", "AADSTS70000: The refresh token is invalid or expired.")
+		return
+	}
+	s.userToken(w, r, u, clientID, audience)
+}

@@ -1,0 +1,728 @@
+package httpapi
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/mhsm/mhsm/internal/directory"
+	"github.com/mhsm/mhsm/internal/token"
+)
+
+// graphRoute is one Graph operation, declared as data. Write routes need
+// the tenant administrator role; the others any principal of the tenant.
+type graphRoute struct {
+	Method  string
+	Pattern string
+	Write   bool
+	Handle  func(*Server, *graphReq) (int, any, error)
+	segs    []string
+}
+
+// graphRoutes is the Graph route table.
+var graphRoutes = compileGraphRoutes([]graphRoute{
+	{Method: "GET", Pattern: "/v1.0/users", Handle: (*Server).listUsers},
+	{Method: "POST", Pattern: "/v1.0/users", Write: true, Handle: (*Server).createUser},
+	{Method: "GET", Pattern: "/v1.0/users/{id}", Handle: (*Server).getUser},
+	{Method: "PATCH", Pattern: "/v1.0/users/{id}", Write: true, Handle: (*Server).patchUser},
+	{Method: "DELETE", Pattern: "/v1.0/users/{id}", Write: true, Handle: (*Server).deleteUser},
+
+	{Method: "GET", Pattern: "/v1.0/groups", Handle: (*Server).listGroups},
+	{Method: "POST", Pattern: "/v1.0/groups", Write: true, Handle: (*Server).createGroup},
+	{Method: "GET", Pattern: "/v1.0/groups/{id}", Handle: (*Server).getGroup},
+	{Method: "PATCH", Pattern: "/v1.0/groups/{id}", Write: true, Handle: (*Server).patchGroup},
+	{Method: "DELETE", Pattern: "/v1.0/groups/{id}", Write: true, Handle: (*Server).deleteGroup},
+	{Method: "GET", Pattern: "/v1.0/groups/{id}/members", Handle: (*Server).groupMembers},
+	{Method: "GET", Pattern: "/v1.0/groups/{id}/transitiveMembers", Handle: (*Server).groupTransitiveMembers},
+	{Method: "POST", Pattern: "/v1.0/groups/{id}/members/$ref", Write: true, Handle: (*Server).addMember},
+	{Method: "DELETE", Pattern: "/v1.0/groups/{id}/members/{member}/$ref", Write: true, Handle: (*Server).removeMember},
+
+	{Method: "GET", Pattern: "/v1.0/applications", Handle: (*Server).listApps},
+	{Method: "POST", Pattern: "/v1.0/applications", Write: true, Handle: (*Server).createApp},
+	{Method: "GET", Pattern: "/v1.0/applications/{id}", Handle: (*Server).getApp},
+	{Method: "PATCH", Pattern: "/v1.0/applications/{id}", Write: true, Handle: (*Server).patchApp},
+	{Method: "DELETE", Pattern: "/v1.0/applications/{id}", Write: true, Handle: (*Server).deleteApp},
+	{Method: "POST", Pattern: "/v1.0/applications/{id}/addPassword", Write: true, Handle: (*Server).addPassword},
+	{Method: "POST", Pattern: "/v1.0/applications/{id}/removePassword", Write: true, Handle: (*Server).removePassword},
+	{Method: "GET", Pattern: "/v1.0/applications/{id}/federatedIdentityCredentials", Handle: (*Server).listFederated},
+	{Method: "POST", Pattern: "/v1.0/applications/{id}/federatedIdentityCredentials", Write: true, Handle: (*Server).addFederated},
+	{Method: "DELETE", Pattern: "/v1.0/applications/{id}/federatedIdentityCredentials/{fid}", Write: true, Handle: (*Server).removeFederated},
+
+	{Method: "GET", Pattern: "/v1.0/servicePrincipals", Handle: (*Server).listSPs},
+	{Method: "POST", Pattern: "/v1.0/servicePrincipals", Write: true, Handle: (*Server).createSP},
+	{Method: "GET", Pattern: "/v1.0/servicePrincipals/{id}", Handle: (*Server).getSP},
+	{Method: "PATCH", Pattern: "/v1.0/servicePrincipals/{id}", Write: true, Handle: (*Server).patchSP},
+	{Method: "DELETE", Pattern: "/v1.0/servicePrincipals/{id}", Write: true, Handle: (*Server).deleteSP},
+
+	{Method: "POST", Pattern: "/v1.0/directoryObjects/getByIds", Handle: (*Server).getByIds},
+	{Method: "GET", Pattern: "/v1.0/directoryObjects/{id}", Handle: (*Server).getObject},
+	{Method: "GET", Pattern: "/v1.0/{kind}/{id}/memberOf", Handle: (*Server).memberOf},
+	{Method: "GET", Pattern: "/v1.0/{kind}/{id}/transitiveMemberOf", Handle: (*Server).transitiveMemberOf},
+	{Method: "POST", Pattern: "/v1.0/{kind}/{id}/getMemberObjects", Handle: (*Server).getMemberObjects},
+	{Method: "POST", Pattern: "/v1.0/{kind}/{id}/getMemberGroups", Handle: (*Server).getMemberObjects},
+
+	{Method: "GET", Pattern: "/mhsm/managedIdentities", Handle: (*Server).listIdentities},
+	{Method: "POST", Pattern: "/mhsm/managedIdentities", Write: true, Handle: (*Server).createIdentity},
+	{Method: "GET", Pattern: "/mhsm/managedIdentities/{name}", Handle: (*Server).getIdentity},
+	{Method: "DELETE", Pattern: "/mhsm/managedIdentities/{name}", Write: true, Handle: (*Server).deleteIdentity},
+	{Method: "POST", Pattern: "/mhsm/managedIdentities/{name}/resetHeader", Write: true, Handle: (*Server).resetIdentityHeader},
+
+	{Method: "GET", Pattern: "/mhsm/externalPrincipals", Handle: (*Server).listExternals},
+	{Method: "POST", Pattern: "/mhsm/externalPrincipals", Write: true, Handle: (*Server).addExternal},
+	{Method: "DELETE", Pattern: "/mhsm/externalPrincipals/{id}", Write: true, Handle: (*Server).deleteExternal},
+})
+
+func compileGraphRoutes(rs []graphRoute) []graphRoute {
+	for i := range rs {
+		rs[i].segs, _ = splitPath(rs[i].Pattern)
+	}
+	return rs
+}
+
+// matchGraph picks the route with the most literal segments.
+func matchGraph(method string, segs []string) (*graphRoute, map[string]string, bool) {
+	var best *graphRoute
+	bestLits, exists := -1, false
+	for i := range graphRoutes {
+		rt := &graphRoutes[i]
+		if len(rt.segs) != len(segs) {
+			continue
+		}
+		lits, ok := 0, true
+		for j, s := range rt.segs {
+			if strings.HasPrefix(s, "{") {
+				continue
+			}
+			if !strings.EqualFold(s, segs[j]) {
+				ok = false
+				break
+			}
+			lits++
+		}
+		if !ok {
+			continue
+		}
+		exists = true
+		if rt.Method == method && lits > bestLits {
+			best, bestLits = rt, lits
+		}
+	}
+	if best == nil {
+		return nil, nil, exists
+	}
+	p := map[string]string{}
+	for j, s := range best.segs {
+		if strings.HasPrefix(s, "{") {
+			p[strings.Trim(s, "{}")] = segs[j]
+		}
+	}
+	return best, p, true
+}
+
+// appKey resolves an {id} segment that may be an alternate key
+// "appId:<client id>".
+func appKey(id string) string { return strings.TrimPrefix(id, "appId:") }
+
+// --- users ---
+
+func (s *Server) listUsers(g *graphReq) (int, any, error) {
+	us, err := s.dir.Users(g.ctx, g.tid)
+	if err != nil {
+		return 0, nil, err
+	}
+	items := make([]gobj, 0, len(us))
+	for i := range us {
+		items = append(items, userJSON(&us[i]))
+	}
+	return s.collection(g, "users", items)
+}
+
+func (s *Server) createUser(g *graphReq) (int, any, error) {
+	var in struct {
+		AccountEnabled    *bool  `json:"accountEnabled"`
+		DisplayName       string `json:"displayName"`
+		MailNickname      string `json:"mailNickname"`
+		UserPrincipalName string `json:"userPrincipalName"`
+		GivenName         string `json:"givenName"`
+		Surname           string `json:"surname"`
+		PasswordProfile   struct {
+			Password string `json:"password"`
+		} `json:"passwordProfile"`
+	}
+	if err := g.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	enabled := in.AccountEnabled == nil || *in.AccountEnabled
+	u, err := s.dir.CreateUser(g.ctx, g.tid, directory.NewUser{UserPrincipalName: in.UserPrincipalName, DisplayName: in.DisplayName,
+		MailNickname: in.MailNickname, GivenName: in.GivenName, Surname: in.Surname, Password: in.PasswordProfile.Password, AccountEnabled: enabled})
+	if err != nil {
+		return 0, nil, err
+	}
+	return 201, s.entity("users", userJSON(u)), nil
+}
+
+func (s *Server) getUser(g *graphReq) (int, any, error) {
+	u, err := s.dir.User(g.ctx, g.tid, g.params["id"])
+	if err != nil {
+		return 0, nil, err
+	}
+	return 200, s.entity("users", userJSON(u)), nil
+}
+
+func (s *Server) patchUser(g *graphReq) (int, any, error) {
+	var in struct {
+		DisplayName     *string `json:"displayName"`
+		GivenName       *string `json:"givenName"`
+		Surname         *string `json:"surname"`
+		AccountEnabled  *bool   `json:"accountEnabled"`
+		PasswordProfile *struct {
+			Password string `json:"password"`
+		} `json:"passwordProfile"`
+	}
+	if err := g.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	p := directory.UserPatch{DisplayName: in.DisplayName, GivenName: in.GivenName, Surname: in.Surname, AccountEnabled: in.AccountEnabled}
+	if in.PasswordProfile != nil {
+		p.Password = &in.PasswordProfile.Password
+	}
+	if _, err := s.dir.UpdateUser(g.ctx, g.tid, g.params["id"], p); err != nil {
+		return 0, nil, err
+	}
+	return 204, nil, nil
+}
+
+func (s *Server) deleteUser(g *graphReq) (int, any, error) {
+	return 204, nil, s.dir.DeleteUser(g.ctx, g.tid, g.params["id"])
+}
+
+// --- groups ---
+
+func (s *Server) listGroups(g *graphReq) (int, any, error) {
+	gs, err := s.dir.Groups(g.ctx, g.tid)
+	if err != nil {
+		return 0, nil, err
+	}
+	items := make([]gobj, 0, len(gs))
+	for i := range gs {
+		items = append(items, groupJSON(&gs[i]))
+	}
+	return s.collection(g, "groups", items)
+}
+
+func (s *Server) createGroup(g *graphReq) (int, any, error) {
+	var in struct {
+		DisplayName     string   `json:"displayName"`
+		Description     string   `json:"description"`
+		MailNickname    string   `json:"mailNickname"`
+		MailEnabled     bool     `json:"mailEnabled"`
+		SecurityEnabled *bool    `json:"securityEnabled"`
+		GroupTypes      []string `json:"groupTypes"`
+	}
+	if err := g.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	if in.MailEnabled || len(in.GroupTypes) > 0 || (in.SecurityEnabled != nil && !*in.SecurityEnabled) {
+		return 0, nil, graphBadRequest("Only security groups (securityEnabled true, mailEnabled false, no groupTypes) are supported.")
+	}
+	gr, err := s.dir.CreateGroup(g.ctx, g.tid, directory.NewGroup{DisplayName: in.DisplayName, Description: in.Description, MailNickname: in.MailNickname})
+	if err != nil {
+		return 0, nil, err
+	}
+	return 201, s.entity("groups", groupJSON(gr)), nil
+}
+
+func (s *Server) getGroup(g *graphReq) (int, any, error) {
+	gr, err := s.dir.Group(g.ctx, g.tid, g.params["id"])
+	if err != nil {
+		return 0, nil, err
+	}
+	return 200, s.entity("groups", groupJSON(gr)), nil
+}
+
+func (s *Server) patchGroup(g *graphReq) (int, any, error) {
+	var in struct {
+		DisplayName *string `json:"displayName"`
+		Description *string `json:"description"`
+	}
+	if err := g.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	_, err := s.dir.UpdateGroup(g.ctx, g.tid, g.params["id"], in.DisplayName, in.Description)
+	return 204, nil, err
+}
+
+func (s *Server) deleteGroup(g *graphReq) (int, any, error) {
+	return 204, nil, s.dir.DeleteGroup(g.ctx, g.tid, g.params["id"])
+}
+
+func (s *Server) objectList(g *graphReq, ctxPath string, objs []directory.Object, err error) (int, any, error) {
+	if err != nil {
+		return 0, nil, err
+	}
+	items := make([]gobj, 0, len(objs))
+	for _, o := range objs {
+		items = append(items, objectJSON(o))
+	}
+	return s.collection(g, ctxPath, items)
+}
+
+func (s *Server) groupMembers(g *graphReq) (int, any, error) {
+	objs, err := s.dir.Members(g.ctx, g.tid, g.params["id"])
+	return s.objectList(g, "directoryObjects", objs, err)
+}
+
+func (s *Server) groupTransitiveMembers(g *graphReq) (int, any, error) {
+	objs, err := s.dir.TransitiveMembers(g.ctx, g.tid, g.params["id"])
+	return s.objectList(g, "directoryObjects", objs, err)
+}
+
+func (s *Server) addMember(g *graphReq) (int, any, error) {
+	var in struct {
+		ODataID string `json:"@odata.id"`
+	}
+	if err := g.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	id := in.ODataID[strings.LastIndexByte(in.ODataID, '/')+1:]
+	if id == "" {
+		return 0, nil, graphBadRequest("@odata.id must be a directoryObjects URL.")
+	}
+	if err := s.dir.AddMember(g.ctx, g.tid, g.params["id"], id); err != nil {
+		if errors.Is(err, directory.ErrExists) {
+			return 0, nil, graphBadRequest("One or more added object references already exist for the following modified properties: 'members'.")
+		}
+		return 0, nil, err
+	}
+	return 204, nil, nil
+}
+
+func (s *Server) removeMember(g *graphReq) (int, any, error) {
+	return 204, nil, s.dir.RemoveMember(g.ctx, g.tid, g.params["id"], g.params["member"])
+}
+
+// --- directory objects and memberships ---
+
+func (s *Server) getByIds(g *graphReq) (int, any, error) {
+	var in struct {
+		IDs   []string `json:"ids"`
+		Types []string `json:"types"`
+	}
+	if err := g.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	if len(in.IDs) > 1000 {
+		return 0, nil, graphBadRequest("At most 1000 ids are allowed.")
+	}
+	objs, err := s.dir.Objects(g.ctx, g.tid, in.IDs)
+	if err != nil {
+		return 0, nil, err
+	}
+	var keep []directory.Object
+	for _, o := range objs {
+		ok := len(in.Types) == 0
+		for _, t := range in.Types {
+			ok = ok || strings.EqualFold(t, o.Kind)
+		}
+		if ok {
+			keep = append(keep, o)
+		}
+	}
+	return s.objectList(g, "directoryObjects", keep, nil)
+}
+
+func (s *Server) getObject(g *graphReq) (int, any, error) {
+	objs, err := s.dir.Objects(g.ctx, g.tid, []string{g.params["id"]})
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(objs) == 0 {
+		return 0, nil, graphNotFound()
+	}
+	return 200, s.entity("directoryObjects", objectJSON(objs[0])), nil
+}
+
+// memberTarget resolves /{kind}/{id} for membership queries to an object
+// id (users may be named by UPN).
+func (s *Server) memberTarget(g *graphReq) (string, error) {
+	id := appKey(g.params["id"])
+	switch strings.ToLower(g.params["kind"]) {
+	case "users":
+		u, err := s.dir.User(g.ctx, g.tid, id)
+		if err != nil {
+			return "", err
+		}
+		return u.ID, nil
+	case "serviceprincipals":
+		sp, err := s.dir.ServicePrincipal(g.ctx, g.tid, id)
+		if err != nil {
+			return "", err
+		}
+		return sp.ObjectID, nil
+	case "groups", "directoryobjects":
+		if _, err := s.dir.ObjectKind(g.ctx, g.tid, id); err != nil {
+			return "", err
+		}
+		return strings.ToLower(id), nil
+	}
+	return "", graphNotFound()
+}
+
+func (s *Server) memberOf(g *graphReq) (int, any, error) {
+	oid, err := s.memberTarget(g)
+	if err != nil {
+		return 0, nil, err
+	}
+	ids, err := s.dir.MemberOf(g.ctx, g.tid, oid)
+	if err != nil {
+		return 0, nil, err
+	}
+	objs, err := s.dir.Objects(g.ctx, g.tid, ids)
+	return s.objectList(g, "directoryObjects", objs, err)
+}
+
+func (s *Server) transitiveMemberOf(g *graphReq) (int, any, error) {
+	oid, err := s.memberTarget(g)
+	if err != nil {
+		return 0, nil, err
+	}
+	ids, err := s.dir.TransitiveMemberOf(g.ctx, g.tid, oid)
+	if err != nil {
+		return 0, nil, err
+	}
+	objs, err := s.dir.Objects(g.ctx, g.tid, ids)
+	return s.objectList(g, "directoryObjects", objs, err)
+}
+
+func (s *Server) getMemberObjects(g *graphReq) (int, any, error) {
+	oid, err := s.memberTarget(g)
+	if err != nil {
+		return 0, nil, err
+	}
+	ids, err := s.dir.TransitiveMemberOf(g.ctx, g.tid, oid)
+	if err != nil {
+		return 0, nil, err
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	return 200, gobj{"@odata.context": s.cfg.URL("graph") + "/v1.0/$metadata#Collection(Edm.String)", "value": ids}, nil
+}
+
+// --- applications ---
+
+func (s *Server) listApps(g *graphReq) (int, any, error) {
+	as, err := s.dir.Applications(g.ctx, g.tid)
+	if err != nil {
+		return 0, nil, err
+	}
+	items := make([]gobj, 0, len(as))
+	for i := range as {
+		items = append(items, appJSON(&as[i]))
+	}
+	return s.collection(g, "applications", items)
+}
+
+func (s *Server) createApp(g *graphReq) (int, any, error) {
+	var in struct {
+		DisplayName            string `json:"displayName"`
+		IsFallbackPublicClient bool   `json:"isFallbackPublicClient"`
+	}
+	if err := g.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	a, err := s.dir.CreateApplication(g.ctx, g.tid, in.DisplayName, in.IsFallbackPublicClient)
+	if err != nil {
+		return 0, nil, err
+	}
+	return 201, s.entity("applications", appJSON(a)), nil
+}
+
+func (s *Server) getApp(g *graphReq) (int, any, error) {
+	a, err := s.dir.Application(g.ctx, g.tid, appKey(g.params["id"]))
+	if err != nil {
+		return 0, nil, err
+	}
+	return 200, s.entity("applications", appJSON(a)), nil
+}
+
+func (s *Server) patchApp(g *graphReq) (int, any, error) {
+	var in struct {
+		DisplayName            *string `json:"displayName"`
+		IsFallbackPublicClient *bool   `json:"isFallbackPublicClient"`
+		KeyCredentials         *[]struct {
+			KeyID         string     `json:"keyId"`
+			DisplayName   string     `json:"displayName"`
+			Type          string     `json:"type"`
+			Usage         string     `json:"usage"`
+			Key           []byte     `json:"key"`
+			StartDateTime *time.Time `json:"startDateTime"`
+			EndDateTime   *time.Time `json:"endDateTime"`
+		} `json:"keyCredentials"`
+	}
+	if err := g.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	id := appKey(g.params["id"])
+	if in.DisplayName != nil || in.IsFallbackPublicClient != nil {
+		if _, err := s.dir.UpdateApplication(g.ctx, g.tid, id, in.DisplayName, in.IsFallbackPublicClient); err != nil {
+			return 0, nil, err
+		}
+	}
+	if in.KeyCredentials != nil {
+		var creds []directory.KeyCredential
+		for _, k := range *in.KeyCredentials {
+			if k.Type != "AsymmetricX509Cert" || (k.Usage != "Verify" && k.Usage != "") {
+				return 0, nil, graphBadRequest("Only keyCredentials of type AsymmetricX509Cert with usage Verify are supported.")
+			}
+			c := directory.KeyCredential{KeyID: k.KeyID, DisplayName: k.DisplayName, Cert: k.Key}
+			if k.StartDateTime != nil {
+				c.Start = *k.StartDateTime
+			}
+			if k.EndDateTime != nil {
+				c.End = *k.EndDateTime
+			}
+			creds = append(creds, c)
+		}
+		if _, err := s.dir.SetCertificates(g.ctx, g.tid, id, creds); err != nil {
+			return 0, nil, err
+		}
+	}
+	return 204, nil, nil
+}
+
+func (s *Server) deleteApp(g *graphReq) (int, any, error) {
+	return 204, nil, s.dir.DeleteApplication(g.ctx, g.tid, appKey(g.params["id"]))
+}
+
+func (s *Server) addPassword(g *graphReq) (int, any, error) {
+	var in struct {
+		PasswordCredential struct {
+			DisplayName string     `json:"displayName"`
+			EndDateTime *time.Time `json:"endDateTime"`
+		} `json:"passwordCredential"`
+	}
+	if len(strings.TrimSpace(string(g.body))) > 0 {
+		if err := g.decode(&in); err != nil {
+			return 0, nil, err
+		}
+	}
+	var end time.Time
+	if in.PasswordCredential.EndDateTime != nil {
+		end = *in.PasswordCredential.EndDateTime
+	}
+	pc, secret, err := s.dir.AddPassword(g.ctx, g.tid, appKey(g.params["id"]), in.PasswordCredential.DisplayName, end)
+	if err != nil {
+		return 0, nil, err
+	}
+	o := passwordJSON(pc, secret)
+	o["@odata.context"] = s.cfg.URL("graph") + "/v1.0/$metadata#microsoft.graph.passwordCredential"
+	return 200, o, nil
+}
+
+func (s *Server) removePassword(g *graphReq) (int, any, error) {
+	var in struct {
+		KeyID string `json:"keyId"`
+	}
+	if err := g.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	return 204, nil, s.dir.RemovePassword(g.ctx, g.tid, appKey(g.params["id"]), in.KeyID)
+}
+
+func (s *Server) listFederated(g *graphReq) (int, any, error) {
+	a, err := s.dir.Application(g.ctx, g.tid, appKey(g.params["id"]))
+	if err != nil {
+		return 0, nil, err
+	}
+	items := make([]gobj, 0, len(a.FederatedCredentials))
+	for i := range a.FederatedCredentials {
+		items = append(items, fedJSON(&a.FederatedCredentials[i]))
+	}
+	return s.collection(g, "applications('"+a.ID+"')/federatedIdentityCredentials", items)
+}
+
+func (s *Server) addFederated(g *graphReq) (int, any, error) {
+	var in struct {
+		Name        string   `json:"name"`
+		Issuer      string   `json:"issuer"`
+		Subject     string   `json:"subject"`
+		Audiences   []string `json:"audiences"`
+		Description string   `json:"description"`
+	}
+	if err := g.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	fc, err := s.dir.AddFederatedCredential(g.ctx, g.tid, appKey(g.params["id"]), directory.FederatedCredential{
+		Name: in.Name, Issuer: in.Issuer, Subject: in.Subject, Audiences: in.Audiences, Description: in.Description})
+	if err != nil {
+		return 0, nil, err
+	}
+	return 201, fedJSON(fc), nil
+}
+
+func (s *Server) removeFederated(g *graphReq) (int, any, error) {
+	return 204, nil, s.dir.RemoveFederatedCredential(g.ctx, g.tid, appKey(g.params["id"]), g.params["fid"])
+}
+
+// --- service principals ---
+
+func (s *Server) listSPs(g *graphReq) (int, any, error) {
+	sps, err := s.dir.ServicePrincipals(g.ctx, g.tid)
+	if err != nil {
+		return 0, nil, err
+	}
+	items := make([]gobj, 0, len(sps))
+	for i := range sps {
+		items = append(items, spJSON(&sps[i]))
+	}
+	return s.collection(g, "servicePrincipals", items)
+}
+
+func (s *Server) createSP(g *graphReq) (int, any, error) {
+	var in struct {
+		AppID string `json:"appId"`
+	}
+	if err := g.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	sp, err := s.dir.CreateServicePrincipalFor(g.ctx, g.tid, in.AppID)
+	if err != nil {
+		return 0, nil, err
+	}
+	return 201, s.entity("servicePrincipals", spJSON(sp)), nil
+}
+
+func (s *Server) getSP(g *graphReq) (int, any, error) {
+	sp, err := s.dir.ServicePrincipal(g.ctx, g.tid, appKey(g.params["id"]))
+	if err != nil {
+		return 0, nil, err
+	}
+	return 200, s.entity("servicePrincipals", spJSON(sp)), nil
+}
+
+func (s *Server) patchSP(g *graphReq) (int, any, error) {
+	var in struct {
+		AccountEnabled *bool `json:"accountEnabled"`
+	}
+	if err := g.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	if in.AccountEnabled != nil {
+		if _, err := s.dir.SetServicePrincipalEnabled(g.ctx, g.tid, appKey(g.params["id"]), *in.AccountEnabled); err != nil {
+			return 0, nil, err
+		}
+	}
+	return 204, nil, nil
+}
+
+func (s *Server) deleteSP(g *graphReq) (int, any, error) {
+	return 204, nil, s.dir.DeleteServicePrincipal(g.ctx, g.tid, appKey(g.params["id"]))
+}
+
+// --- managed identities (mhsm extension) ---
+
+func (s *Server) listIdentities(g *graphReq) (int, any, error) {
+	ms, err := s.dir.Identities(g.ctx, g.tid)
+	if err != nil {
+		return 0, nil, err
+	}
+	items := make([]gobj, 0, len(ms))
+	for i := range ms {
+		items = append(items, identityJSON(&ms[i]))
+	}
+	items, err = applyFilter(g.query.Get("$filter"), items)
+	if err != nil {
+		return 0, nil, err
+	}
+	if items == nil {
+		items = []gobj{}
+	}
+	return 200, gobj{"value": items}, nil
+}
+
+func (s *Server) createIdentity(g *graphReq) (int, any, error) {
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := g.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	mi, header, err := s.dir.CreateIdentity(g.ctx, g.tid, in.Name)
+	if err != nil {
+		return 0, nil, err
+	}
+	o := identityJSON(mi)
+	o["identityHeader"] = header
+	return 201, o, nil
+}
+
+func (s *Server) getIdentity(g *graphReq) (int, any, error) {
+	mi, err := s.dir.Identity(g.ctx, g.tid, g.params["name"])
+	if err != nil {
+		return 0, nil, err
+	}
+	return 200, identityJSON(mi), nil
+}
+
+func (s *Server) deleteIdentity(g *graphReq) (int, any, error) {
+	return 204, nil, s.dir.DeleteIdentity(g.ctx, g.tid, g.params["name"])
+}
+
+func (s *Server) resetIdentityHeader(g *graphReq) (int, any, error) {
+	h, err := s.dir.ResetIdentityHeader(g.ctx, g.tid, g.params["name"])
+	if err != nil {
+		return 0, nil, err
+	}
+	return 200, gobj{"identityHeader": h}, nil
+}
+
+// --- external principal references (mhsm extension) ---
+
+func (s *Server) listExternals(g *graphReq) (int, any, error) {
+	ps, err := s.dir.ExternalPrincipals(g.ctx, g.tid)
+	if err != nil {
+		return 0, nil, err
+	}
+	items := make([]gobj, 0, len(ps))
+	for i := range ps {
+		items = append(items, externalJSON(&ps[i]))
+	}
+	return s.collection(g, "directoryObjects", items)
+}
+
+// addExternal records a principal of a configured external issuer: by
+// iss+sub (its id is token.ExternalObjectID) or by the issuer's own
+// immutable object id.
+func (s *Server) addExternal(g *graphReq) (int, any, error) {
+	var in struct {
+		Issuer      string `json:"issuer"`
+		Subject     string `json:"subject"`
+		ObjectID    string `json:"objectId"`
+		DisplayName string `json:"displayName"`
+		ObjectType  string `json:"objectType"`
+	}
+	if err := g.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	if !s.verifier.HasExternal(in.Issuer) {
+		return 0, nil, graphBadRequest("The issuer is not a configured external issuer.")
+	}
+	id := in.ObjectID
+	if (id == "") == (in.Subject == "") {
+		return 0, nil, graphBadRequest("Give exactly one of subject and objectId.")
+	}
+	if id == "" {
+		id = token.ExternalObjectID(in.Issuer, in.Subject)
+	}
+	p, err := s.dir.AddExternalPrincipal(g.ctx, g.tid, directory.ExternalPrincipal{ID: id, Issuer: in.Issuer, Subject: in.Subject,
+		DisplayName: in.DisplayName, Type: in.ObjectType})
+	if err != nil {
+		return 0, nil, err
+	}
+	return 201, externalJSON(p), nil
+}
+
+func (s *Server) deleteExternal(g *graphReq) (int, any, error) {
+	return 204, nil, s.dir.DeleteExternalPrincipal(g.ctx, g.tid, g.params["id"])
+}

@@ -1,0 +1,174 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"unicode"
+)
+
+// MaxJSONDepth bounds how deeply objects and arrays may nest in a request
+// body. No Managed HSM request needs more than a handful of levels.
+const MaxJSONDepth = 32
+
+// errScanStop ends the shape scan at a syntax error; Decode reports it.
+var errScanStop = errors.New("httpapi: stop scan")
+
+// checkJSONShape refuses what encoding/json would silently accept: an
+// object holding two keys that name the same member, and nesting deeper
+// than MaxJSONDepth. In an object that decodes into a struct "the same"
+// means equal under Unicode case folding, because encoding/json matches
+// field names that way and lets the last one win ({"kty":"RSA",
+// "KTY":"oct"}); in maps (tags) and anything the target does not model,
+// it means byte-equal.
+//
+// Why a token scan instead of a library: encoding/json/v2, which refuses
+// duplicate names itself, is still behind GOEXPERIMENT=jsonv2 in Go 1.26,
+// and its pre-release module would change how every body decodes (case-
+// sensitive names, other error texts) just to get two checks that take
+// one pass of json.Decoder.Token over a body of at most 64 KiB.
+func checkJSONShape(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil
+	}
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return nil
+	}
+	if err := scanShape(dec, d, reflect.TypeOf(v), 1); err != nil && err != errScanStop {
+		return err
+	}
+	return nil
+}
+
+// scanShape consumes the rest of the object or array whose opening
+// delimiter was just read; t is the Go type it decodes into (nil if
+// unknown or opaque) and depth its nesting level.
+func scanShape(dec *json.Decoder, open json.Delim, t reflect.Type, depth int) error {
+	if depth > MaxJSONDepth {
+		return errBadRequest(fmt.Sprintf("The request body nests JSON objects and arrays deeper than %d levels.", MaxJSONDepth))
+	}
+	t = modelled(t)
+	var fields map[string]reflect.Type
+	if t != nil && t.Kind() == reflect.Struct && open == '{' {
+		fields = structFields(t)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		child := elemType(t)
+		if open == '{' {
+			tok, err := dec.Token()
+			if err != nil {
+				return errScanStop
+			}
+			key, _ := tok.(string)
+			id := key
+			if fields != nil {
+				id = foldKey(key)
+				child = fields[id]
+			}
+			if seen[id] {
+				return errBadRequest("The request body is not valid JSON for this operation: the key " + quoteSafe(key) + " appears twice in one object.")
+			}
+			seen[id] = true
+		}
+		tok, err := dec.Token()
+		if err != nil {
+			return errScanStop
+		}
+		if d, ok := tok.(json.Delim); ok {
+			if err := scanShape(dec, d, child, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return errScanStop
+	}
+	return nil
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// modelled dereferences pointers and returns nil for types whose JSON
+// shape the scan cannot know (interfaces, custom unmarshalers).
+func modelled(t reflect.Type) reflect.Type {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() == reflect.Interface || reflect.PointerTo(t).Implements(unmarshalerType) {
+		return nil
+	}
+	return t
+}
+
+// elemType is the element type of a slice, array or map (nil otherwise).
+func elemType(t reflect.Type) reflect.Type {
+	if t == nil {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array, reflect.Map:
+		return t.Elem()
+	}
+	return nil
+}
+
+// structFields maps the folded JSON name of every field encoding/json
+// would decode into (embedded structs included) to the field's type.
+func structFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
+			for k, v := range structFields(ft) {
+				if _, dup := out[k]; !dup {
+					out[k] = v
+				}
+			}
+			continue
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[foldKey(name)] = f.Type
+	}
+	return out
+}
+
+// foldKey maps s to a representative of its Unicode simple-folding class
+// (the smallest rune of each orbit), so foldKey(a) == foldKey(b) exactly
+// when bytes.EqualFold(a, b), which is how encoding/json matches names.
+// "K" (U+212A KELVIN SIGN) folds with "k" as it does there.
+func foldKey(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		min := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < min {
+				min = f
+			}
+		}
+		b.WriteRune(min)
+	}
+	return b.String()
+}

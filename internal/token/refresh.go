@@ -1,0 +1,94 @@
+package token
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/mhsm/mhsm/internal/store"
+)
+
+// RefreshGrant is what a refresh token stands for: a user's sign-in
+// through one client. Refresh tokens are opaque 256-bit random values;
+// only their SHA-256 digest is stored, and each is redeemed once (a new
+// one is issued with every redemption).
+type RefreshGrant struct {
+	TenantID string    `json:"tid"`
+	ObjectID string    `json:"oid"`
+	ClientID string    `json:"clientId"`
+	Expires  time.Time `json:"expires"`
+}
+
+func refreshKey(raw string) string {
+	sum := sha256.Sum256([]byte(raw))
+	return "tokrt/" + hex.EncodeToString(sum[:])
+}
+
+// NewRefreshToken stores g (valid for lifetime) and returns its token.
+func (i *Issuer) NewRefreshToken(ctx context.Context, g RefreshGrant, lifetime time.Duration) (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	raw := "mhsmrt." + base64.RawURLEncoding.EncodeToString(b)
+	g.Expires = i.now().Add(lifetime).UTC()
+	v, _ := json.Marshal(g)
+	if err := i.st.Update(ctx, func(tx store.Tx) error { return tx.Put(refreshKey(raw), v) }); err != nil {
+		return "", err
+	}
+	return raw, nil
+}
+
+// RedeemRefreshToken consumes raw and returns its grant, or ErrInvalid if
+// it is unknown, already used or expired.
+func (i *Issuer) RedeemRefreshToken(ctx context.Context, raw string) (*RefreshGrant, error) {
+	if len(raw) == 0 || len(raw) > 256 {
+		return nil, ErrInvalid
+	}
+	var g RefreshGrant
+	err := i.st.Update(ctx, func(tx store.Tx) error {
+		b, err := tx.Get(refreshKey(raw))
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrInvalid
+		}
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(b, &g); err != nil {
+			return err
+		}
+		return tx.Delete(refreshKey(raw))
+	})
+	if err != nil {
+		return nil, err
+	}
+	if i.now().After(g.Expires) {
+		return nil, ErrInvalid
+	}
+	return &g, nil
+}
+
+// PurgeRefreshTokens deletes expired refresh tokens.
+func (i *Issuer) PurgeRefreshTokens(ctx context.Context) error {
+	now := i.now()
+	return i.st.Update(ctx, func(tx store.Tx) error {
+		kvs, err := tx.List("tokrt/", "", 0)
+		if err != nil {
+			return err
+		}
+		for _, kv := range kvs {
+			var g RefreshGrant
+			if json.Unmarshal(kv.Value, &g) != nil || now.After(g.Expires) {
+				if err := tx.Delete(kv.Key); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
