@@ -41,13 +41,13 @@ for dir in $pkgs; do
       grep -E 'Failing input written|panic:|--- FAIL' "$log" | head -5 || true
     fi
     secs=$(($(date +%s) - start))
-    execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1 | awk '{print $2}')
-    newin=$(grep -o 'new interesting: [0-9]*' "$log" | tail -1 | awk '{print $3}')
+    execs=$( (grep -o 'execs: [0-9]*' "$log" || true) | tail -1 | awk '{print $2}')
+    newin=$( (grep -o 'new interesting: [0-9]*' "$log" || true) | tail -1 | awk '{print $3}')
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${dir#./}" "$target" "$dur" "$secs" "${execs:-0}" "${newin:-0}" "$result" >>"$summary"
     if [ "$promote" -gt 0 ] && [ -d "$cache/$pkg/$target" ]; then
       mkdir -p "$dir/testdata/fuzz/$target"
-      find "$cache/$pkg/$target" -type f -size -4k | shuf -n "$promote" --random-source=<(yes) |
-        while read -r f; do cp -n "$f" "$dir/testdata/fuzz/$target/"; done
+      find "$cache/$pkg/$target" -type f -size -4k | sort | head -n "$promote" |
+        while read -r f; do [ -e "$dir/testdata/fuzz/$target/${f##*/}" ] || cp "$f" "$dir/testdata/fuzz/$target/"; done
     fi
   done
 done

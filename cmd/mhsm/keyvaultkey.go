@@ -21,6 +21,7 @@ import (
 func keyvaultKeyCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "key", Short: "Key commands (az keyvault key …)"}
 	cmd.AddCommand(keyListExpiringCmd())
+	cmd.AddCommand(keyCmds()...) // kvkeys.go
 	return cmd
 }
 
@@ -125,11 +126,20 @@ func keyName(kid string) string {
 	return name
 }
 
-// listAll follows nextLink through a key list. nextLinks are followed only
-// on the HSM's own host, so the token never goes elsewhere.
+// listAll follows nextLink through a key list.
 func (c *dataConn) listAll(ctx context.Context, path string) ([]wire.KeyItem, error) {
-	next := c.base + path + "?api-version=7.6&maxresults=25"
-	var all []wire.KeyItem
+	return listPages[wire.KeyItem](ctx, c, path)
+}
+
+// listPages follows nextLink through any list. nextLinks are followed only
+// on the HSM's own host, so the token never goes elsewhere.
+func listPages[T any](ctx context.Context, c *dataConn, path string) ([]T, error) {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	next := c.base + path + sep + "api-version=7.6"
+	all := []T{}
 	for pages := 0; next != ""; pages++ {
 		if pages > 10000 || !strings.HasPrefix(next, c.base+"/") {
 			return nil, fmt.Errorf("refusing to follow nextLink %q", next)
@@ -155,9 +165,9 @@ func (c *dataConn) listAll(ctx context.Context, path string) ([]wire.KeyItem, er
 			_ = json.Unmarshal(b, &e)
 			return nil, &apiError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
 		}
-		var page wire.List[wire.KeyItem]
+		var page wire.List[T]
 		if err := json.Unmarshal(b, &page); err != nil {
-			return nil, fmt.Errorf("key list: %w", err)
+			return nil, fmt.Errorf("list %s: %w", path, err)
 		}
 		all = append(all, page.Value...)
 		next = ""

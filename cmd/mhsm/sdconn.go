@@ -203,7 +203,11 @@ func (c *dataConn) do(ctx context.Context, method, path string, in, out any) (in
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path+"?api-version=7.6", body)
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path+sep+"api-version=7.6", body)
 	if err != nil {
 		return 0, err
 	}

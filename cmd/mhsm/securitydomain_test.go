@@ -175,8 +175,7 @@ func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 // CLI (signed in with `mhsm login`): create an HSM (keyvault create),
 // download its security domain with the CLI
 // (3 officers, quorum 2; one officer's key is password-protected), create
-// keys, sign and back one up (over the data plane: the CLI has no key
-// commands yet), destroy and purge the HSM (keyvault delete, purge), create a new one
+// keys, sign and back one up (keyvault key create, sign, backup), destroy and purge the HSM (keyvault delete, purge), create a new one
 // with the same name, recover it with the CLI from 2 of the 3 private keys
 // (init-recovery, offline restore-blob, upload), restore the backup, verify
 // the signature made before the disaster and sign anew.
@@ -220,21 +219,21 @@ func TestDisasterRecoveryDrill(t *testing.T) {
 		t.Fatalf("activation status after download = %q", h.Properties.SecurityDomainProperties.ActivationStatus)
 	}
 
-	// 2. Keys, a signature and a backup.
+	// 2. Keys, a signature and a backup, all through the CLI.
 	assign := func() {
-		d.call(d.dataTok, "PUT", hsmURL+"/providers/Microsoft.Authorization/roleAssignments/"+newGUID()+"?api-version=7.6",
-			map[string]any{"properties": map[string]string{
-				"roleDefinitionId": "Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/21dbd100-6940-42c2-9190-5d6cb909625b",
-				"principalId":      d.oid}}, 201, nil)
+		d.cli("keyvault", "role", "assignment", "create", "--hsm-name", "drill", "--assignee", d.oid,
+			"--role", "Managed HSM Crypto User", "--scope", "/")
 	}
 	assign()
-	d.call(d.dataTok, "POST", hsmURL+"/keys/payments/create?api-version=7.6", map[string]any{"kty": "RSA-HSM", "key_size": 3072}, 200, nil)
-	d.call(d.dataTok, "POST", hsmURL+"/keys/ledger/create?api-version=7.6", map[string]any{"kty": "EC-HSM", "crv": "P-256"}, 200, nil)
+	d.cli("keyvault", "key", "create", "--hsm-name", "drill", "--name", "payments", "--kty", "RSA-HSM", "--size", "3072")
+	d.cli("keyvault", "key", "create", "--hsm-name", "drill", "--name", "ledger", "--kty", "EC-HSM", "--curve", "P-256")
 	digest := sha256.Sum256([]byte("invoice 42, signed before the disaster"))
-	var sig wire.KeyOperationResult
-	d.call(d.dataTok, "POST", hsmURL+"/keys/payments/sign?api-version=7.6", map[string]any{"alg": "PS256", "value": b64(digest[:])}, 200, &sig)
-	var backup wire.BackupKeyResult
-	d.call(d.dataTok, "POST", hsmURL+"/keys/payments/backup?api-version=7.6", nil, 200, &backup)
+	var signed struct{ Signature string }
+	must(t, json.Unmarshal([]byte(d.cli("keyvault", "key", "sign", "--hsm-name", "drill", "--name", "payments",
+		"--algorithm", "PS256", "--digest", base64.StdEncoding.EncodeToString(digest[:]))), &signed))
+	sigValue, err := base64.StdEncoding.DecodeString(signed.Signature)
+	must(t, err)
+	d.cli("keyvault", "key", "backup", "--hsm-name", "drill", "--name", "payments", "--file", file("payments.backup"))
 
 	// 3. The disaster: delete and purge.
 	d.destroyHSM("drill")
@@ -264,24 +263,27 @@ func TestDisasterRecoveryDrill(t *testing.T) {
 		t.Fatalf("activation status after recovery = %q", h.Properties.SecurityDomainProperties.ActivationStatus)
 	}
 
-	// 5. Restore the backup, verify the old signature, sign anew.
+	// 5. Restore the backup, verify the old signature, sign anew (CLI).
 	assign()
 	var kb wire.KeyBundle
-	d.call(d.dataTok, "POST", hsmURL+"/keys/restore?api-version=7.6", backup, 200, &kb)
-	var ver wire.KeyVerifyResult
-	d.call(d.dataTok, "POST", hsmURL+"/keys/payments/verify?api-version=7.6",
-		map[string]any{"alg": "PS256", "digest": b64(digest[:]), "value": b64(sig.Value)}, 200, &ver)
-	if !ver.Value {
+	must(t, json.Unmarshal([]byte(d.cli("keyvault", "key", "restore", "--hsm-name", "drill", "--file", file("payments.backup"))), &kb))
+	var ver struct{ IsValid bool }
+	must(t, json.Unmarshal([]byte(d.cli("keyvault", "key", "verify", "--hsm-name", "drill", "--name", "payments", "--algorithm", "PS256",
+		"--digest", base64.StdEncoding.EncodeToString(digest[:]), "--signature", signed.Signature)), &ver))
+	if !ver.IsValid {
 		t.Fatal("the signature made before the disaster does not verify after recovery")
 	}
 	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(kb.Key.N), E: int(new(big.Int).SetBytes(kb.Key.E).Int64())}
-	if err := rsa.VerifyPSS(pub, crypto.SHA256, digest[:], sig.Value, nil); err != nil {
+	if err := rsa.VerifyPSS(pub, crypto.SHA256, digest[:], sigValue, nil); err != nil {
 		t.Fatalf("old signature, verified locally: %v", err)
 	}
 	digest2 := sha256.Sum256([]byte("invoice 43, signed after recovery"))
-	var sig2 wire.KeyOperationResult
-	d.call(d.dataTok, "POST", hsmURL+"/keys/payments/sign?api-version=7.6", map[string]any{"alg": "PS256", "value": b64(digest2[:])}, 200, &sig2)
-	if err := rsa.VerifyPSS(pub, crypto.SHA256, digest2[:], sig2.Value, nil); err != nil {
+	var signed2 struct{ Signature string }
+	must(t, json.Unmarshal([]byte(d.cli("keyvault", "key", "sign", "--hsm-name", "drill", "--name", "payments",
+		"--algorithm", "PS256", "--digest", base64.StdEncoding.EncodeToString(digest2[:]))), &signed2))
+	sig2, err := base64.StdEncoding.DecodeString(signed2.Signature)
+	must(t, err)
+	if err := rsa.VerifyPSS(pub, crypto.SHA256, digest2[:], sig2, nil); err != nil {
 		t.Fatalf("new signature: %v", err)
 	}
 

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 
+	"github.com/google/uuid"
+
+	"github.com/mhsm/mhsm/internal/armrbac"
 	"github.com/mhsm/mhsm/internal/config"
 	"github.com/mhsm/mhsm/internal/directory"
 	"github.com/mhsm/mhsm/internal/hsm"
@@ -59,38 +62,45 @@ const (
 )
 
 func ensureDevManagement(ctx context.Context, st store.Backend, m *mgmt.Service, dir *directory.Directory, dev *DevInfo) error {
-	var subID []byte
-	err := st.View(ctx, func(tx store.Tx) error {
-		var err error
-		subID, err = tx.Get(devMgmtKey)
+	// Each step is idempotent and the subscription id is chosen (and kept)
+	// first, so a start killed half-way is completed by the next one.
+	var subID string
+	err := st.Update(ctx, func(tx store.Tx) error {
+		b, err := tx.Get(devMgmtKey)
+		if errors.Is(err, store.ErrNotFound) {
+			subID = uuid.NewString()
+			return tx.Put(devMgmtKey, []byte(subID))
+		}
+		subID = string(b)
 		return err
 	})
-	if err == nil {
-		dev.SubscriptionID, dev.ResourceGroup = string(subID), DevResourceGroup
-		return nil
-	}
-	if !errors.Is(err, store.ErrNotFound) {
+	if err != nil {
 		return err
 	}
 	sp, err := dir.ServicePrincipal(ctx, dev.TenantID, dev.ClientID)
 	if err != nil {
 		return err
 	}
-	sub, err := m.CreateSubscription(ctx, dev.TenantID, "mhsm dev subscription", "", sp.ObjectID) // Owner
-
-	if err != nil {
+	if _, err := m.Subscription(ctx, subID); mgmt.IsNotFound(err) {
+		if _, err := m.CreateSubscription(ctx, dev.TenantID, "mhsm dev subscription", subID); err != nil && !isConflict(err) {
+			return err
+		}
+	} else if err != nil {
 		return err
 	}
-	if _, _, err := m.PutResourceGroup(ctx, sub.ID, DevResourceGroup, wire.ResourceGroup{Location: devLocation}); err != nil {
+	scope := armrbac.SubscriptionScope(subID)
+	if !m.Policy().Decide(armrbac.Principal{ObjectID: sp.ObjectID}, armrbac.RoleAssignmentsWrite, scope).Allowed {
+		if _, err := m.Assign(ctx, scope, armrbac.RoleOwner, sp.ObjectID); err != nil {
+			return err
+		}
+	}
+	if _, _, err := m.PutResourceGroup(ctx, subID, DevResourceGroup, wire.ResourceGroup{Location: devLocation}); err != nil {
 		return err
 	}
-	if err := m.Adopt(ctx, sub.ID, DevResourceGroup, "dev", devLocation, []string{sp.ObjectID}); err != nil && !isConflict(err) {
+	if err := m.Adopt(ctx, subID, DevResourceGroup, "dev", devLocation, []string{sp.ObjectID}); err != nil && !isConflict(err) {
 		return err
 	}
-	if err := st.Update(ctx, func(tx store.Tx) error { return tx.Put(devMgmtKey, []byte(sub.ID)) }); err != nil {
-		return err
-	}
-	dev.SubscriptionID, dev.ResourceGroup = sub.ID, DevResourceGroup
+	dev.SubscriptionID, dev.ResourceGroup = subID, DevResourceGroup
 	return nil
 }
 

@@ -14,7 +14,7 @@
 // Record returns once the record is fsync'd. Concurrent records share one
 // write and one fsync (group commit), so durability costs latency, not
 // throughput. Ready is cheap: it reports the chain's state, which a failed
-// write or a probe (every second when idle: fault hook, free disk space,
+// write or a probe (every second: fault hook, free disk space,
 // fsync) sets, and which a successful probe clears. An error from either
 // wraps ErrUnavailable (or ErrClosed). Never put secrets in an Event; use
 // Event.Hash for values that must be correlatable (bearer tokens, client

@@ -65,7 +65,7 @@ type Options struct {
 	CheckpointInterval time.Duration
 	// SegmentBytes: a new segment file starts past this size. Default 64 MiB.
 	SegmentBytes int64
-	// ProbeInterval is how often an idle chain is probed and a failed one
+	// ProbeInterval is how often a chain is probed and a failed one
 	// retried. Default 1s.
 	ProbeInterval time.Duration
 	// MinFreeBytes: a chain is unavailable when its file system has less
@@ -261,7 +261,7 @@ func (l *Log) Checkpoint(hsm string) error {
 	return w.submit(&op{kind: opCheckpoint, done: make(chan error, 1)})
 }
 
-// Probe checks every open chain now (as the idle probe does each
+// Probe checks every open chain now (as the probe does each
 // ProbeInterval) and returns the first failure.
 func (l *Log) Probe() error {
 	l.mu.Lock()

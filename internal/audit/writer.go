@@ -43,7 +43,7 @@ type writer struct {
 	last   digest    // hash of the last durable line
 	since  int       // records after the last checkpoint
 	lastCP time.Time // when the last checkpoint was written
-	idle   time.Time // last write or probe
+	probed time.Time // last probe
 	buf    []byte
 
 	posMu sync.Mutex
@@ -108,7 +108,7 @@ func openWriter(l *Log, name, dir string, keys *Keys) (*writer, error) {
 		_ = w.f.Close()
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	w.lastCP, w.idle = l.now(), l.now()
+	w.lastCP, w.probed = l.now(), l.now()
 	w.setPos()
 	if w.since > 0 {
 		// Records from before a crash that no checkpoint covers: they were
@@ -286,16 +286,19 @@ func (w *writer) loop() {
 }
 
 // tick recovers a failed chain, writes a checkpoint when T has passed
-// since the last one, and probes an idle chain.
+// since the last one, and probes the chain every ProbeInterval — busy or
+// idle, so a filling disk is found before a write fails.
 func (w *writer) tick() {
 	now := w.log.now()
-	switch {
-	case w.failure.Load() != nil:
+	if w.failure.Load() != nil {
 		w.recover()
-	case w.since > 0 && now.Sub(w.lastCP) >= w.log.opts.CheckpointInterval:
+		return
+	}
+	if w.since > 0 && now.Sub(w.lastCP) >= w.log.opts.CheckpointInterval {
 		w.commit([]*op{{kind: opCheckpoint, done: make(chan error, 1)}})
-	case now.Sub(w.idle) >= w.log.opts.ProbeInterval:
-		w.probe()
+	}
+	if now.Sub(w.probed) >= w.log.opts.ProbeInterval {
+		_ = w.probe()
 	}
 }
 
@@ -370,7 +373,7 @@ func (w *writer) write(batch []*op) error {
 		w.trip(err)
 		return err
 	}
-	w.seq, w.last, w.since, w.size, w.idle = seq, last, since, w.size+int64(len(buf)), now
+	w.seq, w.last, w.since, w.size = seq, last, since, w.size+int64(len(buf))
 	if cp {
 		w.lastCP = now
 	}
@@ -383,9 +386,9 @@ func (w *writer) write(batch []*op) error {
 }
 
 // probe checks that the chain could write now: the fault hook, free disk
-// space and an fsync of the open segment.
+// space (MinFreeBytes) and an fsync of the open segment.
 func (w *writer) probe() error {
-	w.idle = w.log.now()
+	w.probed = w.log.now()
 	err := w.log.fault("probe")
 	if err == nil {
 		err = checkFreeSpace(w.dir, w.log.opts.MinFreeBytes)
@@ -433,7 +436,7 @@ func (w *writer) recover() bool {
 	_ = w.f.Close()
 	w.f = f
 	w.failure.Store(nil)
-	w.idle = w.log.now()
+	w.probed = w.log.now()
 	slog.Info("audit: the log is writable again", "chain", w.name)
 	return true
 }
@@ -468,36 +471,4 @@ func (w *writer) durable() position {
 	w.posMu.Lock()
 	defer w.posMu.Unlock()
 	return w.pos
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-// writeFileAtomic writes b to path via a synced temporary file and rename.
-func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err = f.Write(b); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(path))
 }

@@ -235,3 +235,14 @@ func TestChainsAreSeparate(t *testing.T) {
 		t.Error("dev verified with prod's key")
 	}
 }
+
+func TestFullDiskFailsClosed(t *testing.T) {
+	l := openTest(t, t.TempDir(), func(o *Options) { o.MinFreeBytes = 1 << 62 })
+	record(t, l, "dev", 0, 1) // writes still work until a probe looks
+	if err := l.Probe(); err == nil {
+		t.Fatal("probe passed with less free space than required")
+	}
+	if err := l.Ready("dev"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Ready = %v", err)
+	}
+}

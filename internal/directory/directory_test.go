@@ -102,7 +102,7 @@ func TestUserUPNRules(t *testing.T) {
 func TestAuthenticatePassword(t *testing.T) {
 	ctx := context.Background()
 	d, tn := newDir(t)
-	mustUser(t, d, tn.ID, "ada@contoso.test")
+	u := mustUser(t, d, tn.ID, "ada@contoso.test")
 	if _, err := d.AuthenticatePassword(ctx, tn.ID, " ADA@contoso.test", "correct horse battery"); err != nil {
 		t.Fatalf("canonical variants of the UPN sign in: %v", err)
 	}
@@ -110,6 +110,7 @@ func TestAuthenticatePassword(t *testing.T) {
 		{"ada@contoso.test", "wrong"},
 		{"nobody@contoso.test", "correct horse battery"},
 		{"ada@contoso.test", ""},
+		{u.ID, "correct horse battery"}, // object ids are not sign-in names
 	} {
 		if _, err := d.AuthenticatePassword(ctx, tn.ID, c.upn, c.pw); !errors.Is(err, ErrBadCredential) {
 			t.Errorf("%q/%q: %v, want ErrBadCredential", c.upn, c.pw, err)
@@ -441,12 +442,11 @@ func TestNoUserEnumerationByTiming(t *testing.T) {
 		known = append(known, measure("ada@contoso.test"))
 		unknown = append(unknown, measure("nobody@contoso.test"))
 	}
-	slices.Sort(known)
-	slices.Sort(unknown)
-	k, u := known[4], unknown[4]
+	// The minimum is the measurement least disturbed by other load.
+	k, u := slices.Min(known), slices.Min(unknown)
 	ratio := float64(k) / float64(u)
-	t.Logf("median known %v, unknown %v (ratio %.2f)", k, u, ratio)
-	if ratio < 0.67 || ratio > 1.5 {
+	t.Logf("fastest known %v, unknown %v (ratio %.2f)", k, u, ratio)
+	if ratio < 0.5 || ratio > 2 { // loose for noisy CI; skipping the hash would be ~1000x
 		t.Fatalf("timing differs: known %v vs unknown %v", k, u)
 	}
 	if k < 2*time.Millisecond {

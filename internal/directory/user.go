@@ -16,16 +16,19 @@ import (
 // an argon2id PHC string and never leaves this package's callers' process:
 // it is tagged out of every JSON the edge writes by the edge's own types.
 type User struct {
-	ID                string    `json:"id"`
-	TenantID          string    `json:"tenantId"`
-	UserPrincipalName string    `json:"userPrincipalName"`
-	DisplayName       string    `json:"displayName"`
-	MailNickname      string    `json:"mailNickname,omitempty"`
-	GivenName         string    `json:"givenName,omitempty"`
-	Surname           string    `json:"surname,omitempty"`
-	AccountEnabled    bool      `json:"accountEnabled"`
-	PasswordHash      string    `json:"passwordHash"`
-	Created           time.Time `json:"createdDateTime"`
+	ID                string `json:"id"`
+	TenantID          string `json:"tenantId"`
+	UserPrincipalName string `json:"userPrincipalName"`
+	DisplayName       string `json:"displayName"`
+	MailNickname      string `json:"mailNickname,omitempty"`
+	GivenName         string `json:"givenName,omitempty"`
+	Surname           string `json:"surname,omitempty"`
+	AccountEnabled    bool   `json:"accountEnabled"`
+	PasswordHash      string `json:"passwordHash"`
+	// PasswordChanged is when the password was last set: refresh tokens
+	// issued before it are refused.
+	PasswordChanged time.Time `json:"passwordChanged"`
+	Created         time.Time `json:"createdDateTime"`
 }
 
 // NewUser is what CreateUser needs.
@@ -76,6 +79,7 @@ func (d *Directory) CreateUser(ctx context.Context, tid string, n NewUser) (*Use
 	u := &User{ID: uuid.NewString(), TenantID: tid, UserPrincipalName: local + "@" + strings.ToLower(domain),
 		DisplayName: n.DisplayName, MailNickname: n.MailNickname, GivenName: n.GivenName, Surname: n.Surname,
 		AccountEnabled: n.AccountEnabled, PasswordHash: hash, Created: d.now().UTC()}
+	u.PasswordChanged = u.Created
 	if u.MailNickname == "" {
 		u.MailNickname = local
 	}
@@ -171,7 +175,7 @@ func (d *Directory) UpdateUser(ctx context.Context, tid, id string, p UserPatch)
 			u.AccountEnabled = *p.AccountEnabled
 		}
 		if hash != "" {
-			u.PasswordHash = hash
+			u.PasswordHash, u.PasswordChanged = hash, d.now().UTC()
 		}
 		return putObject(tx, tid, KindUser, u.ID, &u)
 	})
@@ -205,7 +209,13 @@ func (d *Directory) AuthenticatePassword(ctx context.Context, tid, upn, password
 		return nil, ErrLocked
 	}
 	var u User
-	err := d.view(ctx, func(tx store.Tx) error { return getUser(tx, tid, CanonicalUPN(upn), &u) })
+	err := d.view(ctx, func(tx store.Tx) error { // by UPN only: one name, one retry budget
+		b, err := tx.Get(upnKey(tid, upn))
+		if err != nil {
+			return ErrNotFound
+		}
+		return getJSON(tx, objKey(tid, KindUser, string(b)), &u)
+	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}

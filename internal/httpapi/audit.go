@@ -22,9 +22,9 @@ import (
 	"github.com/mhsm/mhsm/internal/token"
 )
 
-// Audit at the edge. Every request on the data plane, the management plane
-// and the token endpoint becomes exactly one audit record, written durably
-// before the response:
+// Audit at the edge. Every request on the data plane, the management plane,
+// Graph and the token endpoints becomes exactly one audit record, written
+// durably before the response:
 //
 //  1. before acting, Ready: a chain that cannot write means 503 and the
 //     handler does not run;
@@ -35,10 +35,13 @@ import (
 //     503 (the handler did run: the only window, logged as an error).
 //
 // Records go to the chain of the HSM named by the request when it exists,
-// and to the server chain otherwise (unknown HSM names, token requests).
-// The token endpoint (every POST on login.<domain>) is audited with the
-// client id (as is when a GUID, HMAC'd otherwise), grant type, outcome and,
-// on success, the identity issued; secrets, passwords and assertions never.
+// and to the server chain otherwise (unknown HSM names, token and Graph
+// requests). Graph and token responses are buffered (auditBuffered) so no
+// byte leaves before the record is durable.
+// Token issuance — every POST on login.<domain> and every call of the
+// managed identity endpoint — is audited with the client id (as is when a
+// GUID, HMAC'd otherwise), grant type, outcome and, on success, the
+// identity issued; secrets, passwords, assertions, identity headers never.
 // Discovery and JWKS GETs (public metadata) and requests for unknown hosts
 // are not audited.
 
@@ -178,14 +181,7 @@ var publicQuery = map[string]bool{"api-version": true, "maxresults": true, "$ski
 func (s *Server) newAuditEvent(r *http.Request, start time.Time) *AuditEvent {
 	ev := &AuditEvent{Time: start.UTC(), RequestID: uuid.NewString(), Method: r.Method, Path: r.URL.Path,
 		ClientIP: clientIP(r), ClientInfo: r.UserAgent()}
-	q := url.Values{}
-	for k, vs := range r.URL.Query() {
-		if publicQuery[strings.ToLower(k)] {
-			q[k] = vs
-		}
-	}
-	u := url.URL{Scheme: "https", Host: r.Host, Path: r.URL.Path, RawQuery: q.Encode()}
-	ev.RequestURI = u.String()
+	ev.RequestURI = publicURI(r)
 	if v := r.URL.Query().Get("api-version"); len(v) <= 32 && apiVersionPattern.MatchString(v) {
 		ev.OperationVersion = v
 	}
@@ -203,6 +199,18 @@ func (s *Server) newAuditEvent(r *http.Request, start time.Time) *AuditEvent {
 		ev.TokenDigest = hex.EncodeToString(sum[:])
 	}
 	return ev
+}
+
+// publicURI is r's URL with only the allow-listed query parameters.
+func publicURI(r *http.Request) string {
+	q := url.Values{}
+	for k, vs := range r.URL.Query() {
+		if publicQuery[strings.ToLower(k)] {
+			q[k] = vs
+		}
+	}
+	u := url.URL{Scheme: "https", Host: r.Host, Path: r.URL.Path, RawQuery: q.Encode()}
+	return u.String()
 }
 
 var apiVersionPattern = regexp.MustCompile(`^[0-9A-Za-z.\-]*$`)
@@ -282,22 +290,23 @@ func (s *Server) auditPublicKey(r *Request) (int, any, error) {
 
 type loginNoteKey struct{}
 
-// loginNote carries the identity a token request was issued for back to
-// serveLogin.
+// loginNote carries back to auditBuffered the identity a token was issued
+// to (token requests) or the authenticated caller (Graph).
 type loginNote struct{ caller audit.Caller }
 
-// noteIssued records, for the audit of a token request, whom the token
-// was issued to. Called by issueAccess.
-func noteIssued(ctx context.Context, c *token.Claims) {
+// noteIdentity records, for the audit of a buffered request, whom a token
+// was issued to or who called. Called by issueAccess, msiToken, serveGraph.
+func noteIdentity(ctx context.Context, c *token.Claims) {
 	if n, ok := ctx.Value(loginNoteKey{}).(*loginNote); ok {
 		n.caller = audit.Caller{ObjectID: c.ObjectID, TenantID: c.TenantID, AppID: c.AppID, UPN: c.UPN, IDType: c.IDType}
 	}
 }
 
 var (
-	grantPattern = regexp.MustCompile(`^[A-Za-z0-9_:.\-]{1,96}$`)
-	upnPattern   = regexp.MustCompile(`^[^\s@]{1,64}@[A-Za-z0-9.\-]{1,128}$`)
-	codePattern  = regexp.MustCompile(`^[a-z_]{1,64}$`)
+	grantPattern    = regexp.MustCompile(`^[A-Za-z0-9_:.\-]{1,96}$`)
+	upnPattern      = regexp.MustCompile(`^[^\s@]{1,64}@[A-Za-z0-9.\-]{1,128}$`)
+	codePattern     = regexp.MustCompile(`^[A-Za-z_ ]{1,64}$`)
+	resourcePattern = regexp.MustCompile(`^https://[A-Za-z0-9.\-]+(:[0-9]{1,5})?/?$`)
 )
 
 // serveLogin serves login.<domain>, auditing every POST (token requests)
@@ -307,19 +316,59 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 		s.login.ServeHTTP(w, r)
 		return
 	}
-	start := time.Now()
-	e := &audit.Event{Time: start.UTC(), RequestID: uuid.NewString(), Operation: "TokenRequest",
-		CallerIP: clientIP(r), ClientInfo: r.UserAgent(), Properties: map[string]string{}}
+	op := "TokenRequest"
 	if !strings.HasSuffix(strings.TrimRight(r.URL.Path, "/"), "/token") {
-		e.Operation = "LoginRequest"
+		op = "LoginRequest"
 	}
+	s.auditBuffered(w, r, s.login, op, describeTokenRequest)
+}
+
+// serveGraphAudited serves graph.<domain>: directory reads and changes are
+// audited (server chain) like token requests; the record's id is Graph's
+// request-id.
+func (s *Server) serveGraphAudited(w http.ResponseWriter, r *http.Request) {
+	s.auditBuffered(w, r, http.HandlerFunc(s.serveGraph), "GraphRequest", func(e *audit.Event, r *http.Request, rec *bufferedResponse) {
+		if id := rec.header.Get("request-id"); audit.IsGUID(id) {
+			e.RequestID = id
+		}
+		e.Properties["httpMethod"] = r.Method
+		e.RequestURI = publicURI(r)
+		e.TenantID = e.Caller.TenantID
+		if rec.status >= 400 {
+			var body struct {
+				Error struct {
+					Code string `json:"code"`
+				} `json:"error"`
+			}
+			if json.Unmarshal(rec.body.Bytes(), &body) == nil && graphCodePattern.MatchString(body.Error.Code) {
+				e.ResultDescription = body.Error.Code
+			}
+		}
+	})
+}
+
+var graphCodePattern = regexp.MustCompile(`^[A-Za-z_]{1,64}$`)
+
+// auditTokenRequest audits a token request served by h (the managed
+// identity endpoint).
+func (s *Server) auditTokenRequest(w http.ResponseWriter, r *http.Request, h http.Handler, op string) {
+	s.auditBuffered(w, r, h, op, describeTokenRequest)
+}
+
+// auditBuffered serves r with h, holding the response until its audit
+// record (server chain) is durable; 503 without running h when the log
+// cannot write. describe adds what may be recorded about the request.
+func (s *Server) auditBuffered(w http.ResponseWriter, r *http.Request, h http.Handler, op string, describe func(*audit.Event, *http.Request, *bufferedResponse)) {
+	start := time.Now()
+	e := &audit.Event{Time: start.UTC(), RequestID: uuid.NewString(), Operation: op,
+		CallerIP: clientIP(r), ClientInfo: r.UserAgent(), Properties: map[string]string{}}
 	e.RequestURI = (&url.URL{Scheme: "https", Host: r.Host, Path: r.URL.Path}).String()
 	if c := r.Header.Get("client-request-id"); audit.IsGUID(c) {
 		e.CorrelationID = c
 	}
 	w.Header().Set("x-ms-request-id", e.RequestID)
 	if err := s.audit.log.Ready(""); err != nil {
-		slog.Warn("audit: token request refused, the audit log cannot be written", "requestId", e.RequestID, "err", err)
+		slog.Warn("audit: request refused, the audit log cannot be written", "requestId", e.RequestID, "err", err)
 		w.Header().Set("Retry-After", "5")
 		oauthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The audit log cannot be written; the request was not processed.")
 		return
@@ -327,14 +376,14 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 	note := &loginNote{}
 	r2 := r.WithContext(context.WithValue(r.Context(), loginNoteKey{}, note))
 	rec := &bufferedResponse{header: http.Header{}}
-	s.login.ServeHTTP(rec, r2)
+	h.ServeHTTP(rec, r2)
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
 	e.Status, e.Duration, e.Caller = rec.status, time.Since(start), note.caller
-	describeTokenRequest(e, r2, rec)
+	describe(e, r2, rec)
 	if err := s.audit.log.Record(r.Context(), e); err != nil {
-		slog.Error("audit: the record of a token request could not be written; answering 503", "requestId", e.RequestID, "err", err)
+		slog.Error("audit: the record of a request could not be written; answering 503", "requestId", e.RequestID, "err", err)
 		w.Header().Set("Retry-After", "5")
 		oauthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The audit log cannot be written; the request was not processed.")
 		return
@@ -342,6 +391,7 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 	for k, vs := range rec.header {
 		w.Header()[k] = vs
 	}
+	w.Header().Set("x-ms-request-id", e.RequestID)
 	w.WriteHeader(rec.status)
 	_, _ = w.Write(rec.body.Bytes())
 }
@@ -362,6 +412,12 @@ func describeTokenRequest(e *audit.Event, r *http.Request, rec *bufferedResponse
 	clientID := f.Get("client_id")
 	if u, _, ok := r.BasicAuth(); ok {
 		clientID = u
+	}
+	if q := r.URL.Query(); clientID == "" && r.Method == http.MethodGet {
+		clientID = q.Get("client_id") // managed identity endpoint
+		if res := q.Get("resource"); resourcePattern.MatchString(res) {
+			e.Properties["resource"] = res
+		}
 	}
 	switch {
 	case clientID == "":

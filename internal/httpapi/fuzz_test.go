@@ -65,6 +65,12 @@ func FuzzRoutes(f *testing.F) {
 		f.Add(s.host, s.auth, s.method, s.target, []byte(s.body))
 	}
 	m := newMemServer(f)
+	// Every route of the table, with an empty object and a wrong-typed body.
+	fill := strings.NewReplacer("{name}", "k1", "{version}", "", "{id}", "6a2f3c1e-0000-4000-8000-000000000003", "{setting}", "x")
+	for _, rt := range m.srv.DataRoutes() {
+		f.Add(uint8(0), true, rt.Method, fill.Replace(rt.Pattern), []byte(`{}`))
+		f.Add(uint8(0), true, rt.Method, fill.Replace(rt.Pattern), []byte(`{"value":7,"alg":[],"properties":"x"}`))
+	}
 	f.Fuzz(func(t *testing.T, host uint8, auth bool, method, target string, body []byte) {
 		hosts := []string{m.hsmHost("dev"), m.hsmHost("nosuchhsm"), strings.TrimPrefix(m.cfg.URL("login"), "https://")}
 		req := parseFuzzRequest(method, target, hosts[int(host)%len(hosts)], body)

@@ -205,7 +205,8 @@ func (s *Server) userToken(w http.ResponseWriter, r *http.Request, u *directory.
 }
 
 // refreshGrant redeems a refresh token (once) for a new access token and
-// refresh token, if the user is still enabled.
+// refresh token, if the user is still enabled and has not changed the
+// password since the token was issued.
 func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, tid, clientID string) {
 	f := r.PostForm
 	audience, ok := s.audienceOf(f.Get("scope"))
@@ -223,7 +224,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, tid, clien
 		return
 	}
 	u, err := s.dir.User(r.Context(), g.TenantID, g.ObjectID)
-	if err != nil || !u.AccountEnabled {
+	if err != nil || !u.AccountEnabled || g.Issued.Before(u.PasswordChanged) {
 		oauthError(w, http.StatusBadRequest, "invalid_grant", "AADSTS70000: The refresh token is invalid or expired.")
 		return
 	}

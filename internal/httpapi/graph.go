@@ -85,6 +85,9 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("request-id", reqID)
 	w.Header().Set("client-request-id", r.Header.Get("client-request-id"))
 	c, err := s.graphCaller(r)
+	if err == nil {
+		noteIdentity(r.Context(), c) // audit.go: the record names the caller
+	}
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer authorization_uri="`+s.cfg.URL("login")+`", resource="`+s.cfg.URL("graph")+`"`)
 		writeGraphError(w, &graphError{http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure."}, reqID)

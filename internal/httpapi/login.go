@@ -178,7 +178,7 @@ func (s *Server) issueAccess(w http.ResponseWriter, r *http.Request, c token.Cla
 		oauthError(w, http.StatusInternalServerError, "server_error", "The token could not be issued.")
 		return
 	}
-	noteIssued(r.Context(), &c) // audit.go: the token request's record names the identity
+	noteIdentity(r.Context(), &c) // audit.go: the token request's record names the identity
 	secs := int(s.cfg.TokenLifetime.Seconds())
 	resp := tokenResponse{}
 	if extra != nil {

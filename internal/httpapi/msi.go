@@ -26,7 +26,10 @@ func (s *Server) MSIHandler() http.Handler {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /msi/token", s.msiToken)
 	m.HandleFunc("GET /msi/token/", s.msiToken)
-	return m
+	// audit.go: every call is audited (server chain) before it is answered.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.auditTokenRequest(w, r, m, "ManagedIdentityTokenRequest")
+	})
 }
 
 func (s *Server) msiToken(w http.ResponseWriter, r *http.Request) {
@@ -70,6 +73,7 @@ func (s *Server) msiToken(w http.ResponseWriter, r *http.Request) {
 		msiError(w, http.StatusInternalServerError, "The token could not be issued.")
 		return
 	}
+	noteIdentity(r.Context(), &c) // audit.go
 	writeJSON(w, http.StatusOK, map[string]string{
 		"access_token": raw, "expires_on": strconv.FormatInt(exp.Unix(), 10), "resource": res,
 		"token_type": "Bearer", "client_id": mi.ClientID,

@@ -80,6 +80,9 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request, hsmName strin
 	if status == 0 {
 		status, body, extra = s.guardRecovered(r, ev)
 		ev.Status = status
+		if e, ok := body.(*apiError); ok {
+			ev.ResultDescription = e.Code
+		}
 		ev.DurationMs = time.Since(start).Milliseconds()
 		if err := s.audit.Record(r.Context(), ev); err != nil {
 			status, body, extra = s.auditFailed(ev, err)

@@ -95,7 +95,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveManagement(w, r)
 		return
 	case host == "graph."+domain:
-		s.serveGraph(w, r)
+		s.serveGraphAudited(w, r) // audit.go
 		return
 	case strings.HasSuffix(host, ".managedhsm."+domain):
 		name := strings.TrimSuffix(host, ".managedhsm."+domain)

@@ -104,6 +104,26 @@ func (s *Service) PurgeHSM(ctx context.Context, sub, location, name string) (*Op
 	return s.completed(sub, r.Location, deletedID(r.Subscription, r.Location, r.Name), "purge"), nil
 }
 
+// forgetIfPurged forgets HSM name if the HSM service purged it on its own
+// (at the end of its retention period): its name is free again, and a new
+// HSM of that name must inherit none of the old one's assignments or
+// settings.
+func (s *Service) forgetIfPurged(ctx context.Context, name string) error {
+	r, err := s.loadHSMResource(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil || !s.isDeleted(*r) {
+		return err
+	}
+	if _, err := s.hsms.Deleted(ctx, name); err == nil {
+		return nil
+	} else if he, ok := hsm.AsError(err); !ok || he.Kind != hsm.KindNotFound {
+		return err
+	}
+	return s.forget(ctx, r)
+}
+
 // forget removes what the management plane holds about a purged HSM.
 func (s *Service) forget(ctx context.Context, r *hsmResource) error {
 	if err := s.removeAssignmentsUnder(ctx, armrbac.HSMScope(r.Subscription, r.ResourceGroup, r.Name)); err != nil {

@@ -192,6 +192,9 @@ func (s *Service) PutHSM(ctx context.Context, by Caller, sub, rg, name string, i
 	if strings.EqualFold(in.Properties.CreateMode, "recover") {
 		return s.recoverHSM(ctx, sub, rg, name)
 	}
+	if err := s.forgetIfPurged(ctx, name); err != nil {
+		return nil, nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var existing *hsmResource

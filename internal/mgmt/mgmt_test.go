@@ -36,7 +36,25 @@ func (r *recordingSink) Configure(h string, s []DiagnosticSetting) error {
 
 var _ DiagnosticSink = (*recordingSink)(nil)
 
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
 type env struct {
+	clk  *testClock
 	st   store.Backend
 	ring *barrier.Keyring
 	hsms *hsm.Service
@@ -51,7 +69,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{st: store.NewMemory(), ring: ring, sink: &recordingSink{last: map[string][]DiagnosticSetting{}}}
+	e := &env{clk: &testClock{t: time.Now()}, st: store.NewMemory(), ring: ring, sink: &recordingSink{last: map[string][]DiagnosticSetting{}}}
 	e.reopen(t)
 	if e.sub, err = e.m.CreateSubscription(context.Background(), tenant, "test", "", admin); err != nil {
 		t.Fatal(err)
@@ -70,10 +88,10 @@ func (e *env) reopen(t *testing.T) {
 		e.m.Close()
 	}
 	var err error
-	if e.hsms, err = hsm.NewService(ctx, e.st, e.ring, hsm.Options{BaseURL: func(n string) string { return "https://" + n }}); err != nil {
+	if e.hsms, err = hsm.NewService(ctx, e.st, e.ring, hsm.Options{BaseURL: func(n string) string { return "https://" + n }, Now: e.clk.now}); err != nil {
 		t.Fatal(err)
 	}
-	if e.m, err = New(ctx, e.st, e.hsms, Options{Sink: e.sink, StorageRoot: "/var/mhsm/storage"}); err != nil {
+	if e.m, err = New(ctx, e.st, e.hsms, Options{Sink: e.sink, StorageRoot: "/var/mhsm/storage", Now: e.clk.now}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.m.Close)
@@ -286,5 +304,39 @@ func TestSubscriptionOwnerAndVisibility(t *testing.T) {
 	}
 	if subs, _ := e.m.Subscriptions(context.Background(), "7a0c1f3e-0000-4000-8000-0000000000ff"); len(subs) != 0 {
 		t.Fatal("another tenant lists the subscription")
+	}
+}
+
+// TestNameFreeAfterRetentionPurge: an HSM purged at the end of its
+// retention frees its name, and a new HSM of that name inherits none of
+// the old one's management assignments or diagnostic settings.
+func TestNameFreeAfterRetentionPurge(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.create(t, "reused", nil)
+	scope := armrbac.HSMScope(e.sub.ID, "rg", "reused")
+	reader := "7a0c1f3e-0000-4000-8000-0000000000bb"
+	if _, err := e.m.Assign(ctx, scope, armrbac.RoleReader, reader); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.PutDiagnosticSetting(ctx, scope, "logs", wire.DiagnosticSettingsProperties{
+		StorageAccountID: "/subscriptions/" + e.sub.ID + "/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/logs1",
+		Logs:             []wire.LogSettings{{Category: "AuditEvent", Enabled: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.DeleteHSM(ctx, e.sub.ID, "rg", "reused"); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.add(8 * 24 * time.Hour)
+	e.hsms.Tick(ctx)
+	if r, _ := e.m.CheckName(ctx, "reused"); !r.NameAvailable {
+		t.Fatalf("name after the retention purge: %+v", r)
+	}
+	e.create(t, "reused", nil)
+	if e.m.Policy().Decide(armrbac.Principal{ObjectID: reader}, armrbac.HSMRead, scope).Allowed {
+		t.Fatal("the new HSM inherited a management assignment of the purged one")
+	}
+	if ds, _ := e.m.Settings(ctx, "reused"); len(ds) != 0 {
+		t.Fatalf("the new HSM inherited diagnostic settings: %+v", ds)
 	}
 }

@@ -162,24 +162,8 @@ func (s *Server) Client() *http.Client { return s.client }
 // Token gets an access token for resource ("managedhsm", "management",
 // "graph") with the client-credentials grant.
 func (s *Server) Token(clientID, secret, resource string) (string, error) {
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {secret},
-		"scope": {s.URL(resource) + "/.default"}}
-	resp, err := s.Client().PostForm(s.URL("login")+"/"+s.Dev.TenantID+"/oauth2/v2.0/token", form)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		return "", fmt.Errorf("token: %d %s", resp.StatusCode, b)
-	}
-	var tr struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.Unmarshal(b, &tr); err != nil {
-		return "", err
-	}
-	return tr.AccessToken, nil
+	return s.tokenRequest(url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {secret},
+		"scope": {s.URL(resource) + "/.default"}})
 }
 
 // DevToken is a data-plane token of the dev service principal.
@@ -219,4 +203,54 @@ func (s *Server) Call(token, method, url string, body any) (int, []byte, error) 
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, b, err
+}
+
+// PasswordToken signs a user in through the mhsm CLI's public client
+// (password grant) and returns an access token for resource.
+func (s *Server) PasswordToken(upn, password, resource string) (string, error) {
+	form := url.Values{"grant_type": {"password"}, "client_id": {"6d68736d-636c-4900-8000-000000000001"},
+		"username": {upn}, "password": {password}, "scope": {s.URL(resource) + "/.default"}}
+	return s.tokenRequest(form)
+}
+
+// IdentityToken gets a token for a managed identity from the App Service
+// style endpoint (the server must run with MSIAddr set).
+func (s *Server) IdentityToken(header, resource string) (string, error) {
+	addr := s.App.MSIAddr()
+	if addr == nil {
+		return "", errors.New("the server has no managed identity endpoint (set MSIAddr)")
+	}
+	req, err := http.NewRequest("GET", "http://"+addr.String()+"/msi/token?api-version=2019-08-01&resource="+url.QueryEscape(s.URL(resource)), nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("X-IDENTITY-HEADER", header)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	return decodeToken(resp)
+}
+
+func (s *Server) tokenRequest(form url.Values) (string, error) {
+	resp, err := s.Client().PostForm(s.URL("login")+"/"+s.Dev.TenantID+"/oauth2/v2.0/token", form)
+	if err != nil {
+		return "", err
+	}
+	return decodeToken(resp)
+}
+
+func decodeToken(resp *http.Response) (string, error) {
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return "", fmt.Errorf("token: %d %s", resp.StatusCode, b)
+	}
+	var tr struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(b, &tr); err != nil {
+		return "", err
+	}
+	return tr.AccessToken, nil
 }

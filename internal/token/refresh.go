@@ -21,6 +21,7 @@ type RefreshGrant struct {
 	TenantID string    `json:"tid"`
 	ObjectID string    `json:"oid"`
 	ClientID string    `json:"clientId"`
+	Issued   time.Time `json:"issued"`
 	Expires  time.Time `json:"expires"`
 }
 
@@ -36,7 +37,8 @@ func (i *Issuer) NewRefreshToken(ctx context.Context, g RefreshGrant, lifetime t
 		return "", err
 	}
 	raw := "mhsmrt." + base64.RawURLEncoding.EncodeToString(b)
-	g.Expires = i.now().Add(lifetime).UTC()
+	g.Issued = i.now().UTC()
+	g.Expires = g.Issued.Add(lifetime)
 	v, _ := json.Marshal(g)
 	if err := i.st.Update(ctx, func(tx store.Tx) error { return tx.Put(refreshKey(raw), v) }); err != nil {
 		return "", err

@@ -54,7 +54,11 @@ func do(t testing.TB, s *testserver.Server, method, u, tok string, body any, hdr
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := s.Client().Do(req)
+	hc := s.Client()
+	if strings.HasPrefix(u, "http://") { // the managed identity endpoint: plain HTTP, its own listener
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +134,7 @@ func newPrincipal(t testing.TB, s *testserver.Server) (string, string) {
 // finds exactly one record per request id in the right chain with the
 // status the client saw, and no other record.
 func TestEveryRequestRecordedOnce(t *testing.T) {
-	s := testserver.Start(t, nil)
+	s := testserver.Start(t, func(c *config.Server) { c.MSIAddr = "127.0.0.1:0" })
 	base := s.HSMURL("dev")
 	type sent struct {
 		name  string
@@ -161,6 +165,15 @@ func TestEveryRequestRecordedOnce(t *testing.T) {
 	r, noRole := tokenReq(t, s, url.Values{"client_id": {id}, "client_secret": {secret}})
 	add("token no-role principal", audit.ServerChain, r)
 
+	// The managed identity endpoint issues tokens too.
+	_, header, err := s.App.Directory().CreateIdentity(context.Background(), s.Dev.TenantID, "mi-audit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msi := "http://" + s.App.MSIAddr().String() + "/msi/token?api-version=2019-08-01&resource=" + url.QueryEscape(s.URL("managedhsm"))
+	add("msi ok", audit.ServerChain, do(t, s, "GET", msi, "", nil, map[string]string{"X-IDENTITY-HEADER": header}))
+	add("msi bad header", audit.ServerChain, do(t, s, "GET", msi, "", nil, map[string]string{"X-IDENTITY-HEADER": header + "x"}))
+
 	v := "?api-version=7.6"
 	add("create 200", "dev", do(t, s, "POST", base+"/keys/k1/create"+v, tok, map[string]any{"kty": "EC-HSM", "crv": "P-256"}, nil))
 	add("list 200", "dev", do(t, s, "GET", base+"/keys"+v, tok, nil, map[string]string{"x-ms-client-request-id": "5e4b5c1a-9a0e-4d9b-a0f3-0c2a4b6e8d10"}))
@@ -174,6 +187,13 @@ func TestEveryRequestRecordedOnce(t *testing.T) {
 	add("wrong method 405", "dev", do(t, s, "DELETE", base+"/keys"+v, tok, nil, nil))
 	add("too large 413", "dev", do(t, s, "POST", base+"/keys/k1/sign"+v, tok, `{"alg":"ES256","value":"`+strings.Repeat("A", 300<<10)+`"}`, nil))
 	add("unknown hsm 404", audit.ServerChain, do(t, s, "GET", s.HSMURL("nosuchhsm")+"/keys"+v, tok, nil, nil))
+	r, graphTok := tokenReq(t, s, url.Values{"client_id": {s.Dev.ClientID}, "client_secret": {s.Dev.ClientSecret}, "scope": {s.URL("graph") + "/.default"}})
+	if graphTok == "" {
+		t.Fatal("no graph token")
+	}
+	add("graph token", audit.ServerChain, r)
+	add("graph 200", audit.ServerChain, do(t, s, "GET", s.URL("graph")+"/v1.0/servicePrincipals?$top=5", graphTok, nil, nil))
+	add("graph 401", audit.ServerChain, do(t, s, "GET", s.URL("graph")+"/v1.0/users", "", nil, nil))
 	add("management 401", audit.ServerChain, do(t, s, "GET", s.URL("management")+"/subscriptions?api-version=2022-12-01", "", nil, nil))
 
 	got := records(t, s)
@@ -242,6 +262,10 @@ func TestEveryRequestRecordedOnce(t *testing.T) {
 		case "token ok":
 			if rs[0].Caller.AppID == "" || rs[0].Caller.ObjectID == "" {
 				t.Errorf("token record names no identity: %s", raw)
+			}
+		case "msi ok":
+			if x.r.status != 200 || rs[0].Operation != "ManagedIdentityTokenRequest" || rs[0].Caller.ObjectID == "" || strings.Contains(raw, header) {
+				t.Errorf("managed identity token record (%d): %s", x.r.status, raw)
 			}
 		case "token bad client id":
 			if strings.Contains(raw, "not-a-guid") || !strings.Contains(raw, `"clientIdHash":"hmac-sha256:`) {

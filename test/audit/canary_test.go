@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mhsm/mhsm/internal/config"
 	"github.com/mhsm/mhsm/internal/testserver"
 )
 
@@ -49,7 +50,7 @@ func TestNoSecretsInAuditOrLogs(t *testing.T) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	defer slog.SetDefault(prev)
 
-	s := testserver.Start(t, nil)
+	s := testserver.Start(t, func(c *config.Server) { c.MSIAddr = "127.0.0.1:0" })
 	if err := s.App.AuditDelivery().Configure("dev", "canary", "/subscriptions/s/resourceGroups/r/providers/Microsoft.Storage/storageAccounts/canarystore"); err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +85,27 @@ func TestNoSecretsInAuditOrLogs(t *testing.T) {
 	check(r)
 	r, _ = tokenReq(t, s, url.Values{"grant_type": {"refresh_token"}, "client_id": {s.Dev.ClientID}, "refresh_token": {canary("refreshtoken")}})
 	check(r)
+
+	// Managed identity headers, right and wrong.
+	_, header, err := s.App.Directory().CreateIdentity(context.Background(), s.Dev.TenantID, "mi-canary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets = append(secrets, header)
+	msi := "http://" + s.App.MSIAddr().String() + "/msi/token?api-version=2019-08-01&resource=" + url.QueryEscape(s.URL("managedhsm"))
+	r = do(t, s, "GET", msi, "", nil, map[string]string{"X-IDENTITY-HEADER": header})
+	if r.status != 200 {
+		t.Fatalf("msi: %d %s", r.status, r.body)
+	}
+	var miTok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(r.body, &miTok); err != nil || miTok.AccessToken == "" {
+		t.Fatalf("msi token: %v", err)
+	}
+	secrets = append(secrets, miTok.AccessToken)
+	check(do(t, s, "GET", msi, "", nil, map[string]string{"X-IDENTITY-HEADER": canary("identityheader")}))
+	check(do(t, s, "GET", msi+"&client_id="+canary("msiclientid"), "", nil, map[string]string{"X-IDENTITY-HEADER": header}))
 
 	base, v := s.HSMURL("dev"), "?api-version=7.6"
 	// Bearer tokens: a forged one, and one in the query string.

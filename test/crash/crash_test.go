@@ -34,7 +34,7 @@ var (
 	cycles   = flag.Int("cycles", 5, "kill/restart cycles")
 	workers  = flag.Int("workers", 4, "concurrent writers, each owning 4 keys")
 	maxLoad  = flag.Duration("max-load", 1200*time.Millisecond, "longest load before a kill")
-	report   = flag.String("report", "", "write a JSON report to this file")
+	reportTo = flag.String("report-dir", "", "write crash.json and first-start.json to this directory")
 	seedFlag = flag.Uint64("seed", 0, "random seed (0: time-based)")
 )
 
@@ -101,26 +101,7 @@ func TestKillRestart(t *testing.T) {
 		} else if fips {
 			rep.FIPSHealth = "confirmed: X25519-only TLS handshake refused"
 		}
-		var f findings
-		for _, w := range ws {
-			wf, err := w.verify(p)
-			if err != nil {
-				p.kill()
-				t.Fatalf("cycle %d: verify: %v", c, err)
-			}
-			f.add(wf)
-		}
-		report := func(kind string, msgs []string) {
-			for _, m := range msgs {
-				t.Errorf("cycle %d: %s: %s", c, kind, m)
-			}
-		}
-		report("LOST", f.Lost)
-		report("UNEXPECTED", f.Unexpected)
-		report("HALF-APPLIED", f.Half)
-		rep.Lost += len(f.Lost)
-		rep.Unexpected += len(f.Unexpected)
-		rep.HalfApplied += len(f.Half)
+		verifyAll(t, c, p, ws, &rep)
 		if c == *cycles { // the last start only verifies, then stops cleanly
 			if err := p.stop(); err != nil {
 				t.Error(err)
@@ -151,18 +132,36 @@ func TestKillRestart(t *testing.T) {
 	rep.MeanReadyMs = readySum / float64(*cycles+1)
 	rep.Seconds = time.Since(began).Seconds()
 	t.Logf("report: %+v", rep)
-	if *report != "" {
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		if err := os.WriteFile(*report, append(b, '\n'), 0o644); err != nil {
-			t.Error(err)
-		}
-	}
+	writeReport(t, "crash.json", rep)
 	if rep.AckedWrites == 0 {
 		t.Error("no write was acknowledged: the load did not run")
 	}
 }
 
 var pendingCount int
+
+// verifyAll checks every worker's keys and assignments against the oracle
+// after a restart and counts what it found.
+func verifyAll(t *testing.T, cycle int, p *proc, ws []*worker, rep *Report) {
+	t.Helper()
+	var f findings
+	for _, w := range ws {
+		wf, err := w.verify(p)
+		if err != nil {
+			p.kill()
+			t.Fatalf("cycle %d: verify: %v", cycle, err)
+		}
+		f.add(wf)
+	}
+	for kind, msgs := range map[string][]string{"LOST": f.Lost, "UNEXPECTED": f.Unexpected, "HALF-APPLIED": f.Half} {
+		for _, m := range msgs {
+			t.Errorf("cycle %d: %s: %s", cycle, kind, m)
+		}
+	}
+	rep.Lost += len(f.Lost)
+	rep.Unexpected += len(f.Unexpected)
+	rep.HalfApplied += len(f.Half)
+}
 
 // runLoad runs every worker against p and kills p after d.
 func runLoad(p *proc, ws []*worker, d time.Duration) {
@@ -187,6 +186,18 @@ func runLoad(p *proc, ws []*worker, d time.Duration) {
 		if w.pending != nil {
 			pendingCount++
 		}
+	}
+}
+
+// writeReport writes v as JSON into the -report-dir directory, if set.
+func writeReport(t *testing.T, name string, v any) {
+	t.Helper()
+	if *reportTo == "" {
+		return
+	}
+	b, _ := json.MarshalIndent(v, "", "  ")
+	if err := os.WriteFile(filepath.Join(*reportTo, name), append(b, '\n'), 0o644); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -262,33 +273,80 @@ func x25519Accepted(p *proc) bool {
 
 var firstStarts = flag.Int("first-starts", 8, "kills during a first start (dev-mode provisioning)")
 
+// startRaw starts the child without waiting for it.
+func startRaw(t *testing.T, bin, dir, addr string) *proc {
+	t.Helper()
+	p := &proc{addr: addr, exited: make(chan struct{})}
+	p.cmd = exec.Command(bin, "server", "--dev", "--data-dir", dir, "--addr", addr)
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.exited) }()
+	return p
+}
+
+// waitFile polls for path every millisecond and returns when it exists.
+func waitFile(path string, limit time.Duration) bool {
+	for end := time.Now().Add(limit); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // TestKillDuringFirstStart kills the child while it provisions a new data
-// dir (root key, store, TLS material, dev tenant, principal and HSM) and
-// checks that the next start still comes up and serves.
+// dir (root key, store, TLS material, then the dev tenant, principal and
+// HSM in several transactions) and checks that the next start still comes
+// up and serves. Half the kills land anywhere in the first start, half in
+// the provisioning phase after the TLS material is written, whose length
+// a calibration start measures.
 func TestKillDuringFirstStart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills server processes")
 	}
 	bin := mhsmBinary(t)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+	cal := t.TempDir()
+	start := time.Now()
+	c := startRaw(t, bin, cal, freeAddr(t))
+	if !waitFile(filepath.Join(cal, "tls", "server.pem"), 30*time.Second) {
+		t.Fatal("calibration: no TLS material")
+	}
+	tls := time.Since(start)
+	if !waitFile(filepath.Join(cal, "dev.json"), 30*time.Second) {
+		t.Fatal("calibration: no dev.json")
+	}
+	total, prov := time.Since(start), time.Since(start)-tls
+	c.kill()
+	t.Logf("first start %v, provisioning after TLS %v", total, prov)
+	var rep struct {
+		Kills         int `json:"kills"`
+		FailedStarts  int `json:"failedRestarts"`
+		FailedServing int `json:"failedServing"`
+	}
+	defer func() { writeReport(t, "first-start.json", rep) }()
 	for i := range *firstStarts {
 		dir, addr := t.TempDir(), freeAddr(t)
-		p := &proc{addr: addr, exited: make(chan struct{})}
-		p.cmd = exec.Command(bin, "server", "--dev", "--data-dir", dir, "--addr", addr)
-		if err := p.cmd.Start(); err != nil {
-			t.Fatal(err)
+		began := time.Now()
+		p := startRaw(t, bin, dir, addr)
+		if i%2 == 1 && waitFile(filepath.Join(dir, "tls", "server.pem"), 30*time.Second) {
+			time.Sleep(time.Duration(rng.Int64N(int64(prov) + 1)))
+		} else {
+			time.Sleep(time.Duration(rng.Int64N(int64(total) + 1)))
 		}
-		go func() { _ = p.cmd.Wait(); close(p.exited) }()
-		after := time.Duration(rng.IntN(250)) * time.Millisecond
-		time.Sleep(after)
+		after := time.Since(began)
 		p.kill()
+		rep.Kills++
 		q, err := startProc(t, bin, dir, addr, nil)
 		if err != nil {
 			t.Errorf("start %d: killed %v into the first start, the next start fails: %v", i, after, err)
+			rep.FailedStarts++
 			continue
 		}
 		if st, b, err := q.call(context.Background(), "POST", "/keys/k/create", map[string]any{"kty": "oct-HSM"}); err != nil || st != 200 {
 			t.Errorf("start %d: killed %v into the first start, then: create %d %s %v", i, after, st, b, err)
+			rep.FailedServing++
 		}
 		_ = q.stop()
 	}

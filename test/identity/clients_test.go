@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -20,6 +21,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
+	"github.com/mhsm/mhsm/internal/directory"
 	"github.com/mhsm/mhsm/internal/rbac"
 	"github.com/mhsm/mhsm/internal/testserver"
 	"github.com/mhsm/mhsm/internal/token/tokentest"
@@ -289,6 +291,15 @@ func TestPasswordAndRefreshGrants(t *testing.T) {
 	if st, _ := refresh(str(r2, "refresh_token"), "04b07795-8ddb-461a-bbee-02f9e1bf7b46"); st != 400 {
 		t.Fatalf("refresh token of another client: %d", st)
 	}
+	// A password change revokes earlier refresh tokens.
+	_, r3 := passwordToken(t, s, upn(s, "ada"), "Analytical-Engine-1843", "managedhsm")
+	pw := "Difference-Engine-1822"
+	if _, err := s.App.Directory().UpdateUser(context.Background(), s.Dev.TenantID, upn(s, "ada"), directory.UserPatch{Password: &pw}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := refresh(str(r3, "refresh_token"), "6d68736d-636c-4900-8000-000000000001"); st != 400 {
+		t.Fatalf("refresh after a password change: %d", st)
+	}
 	// A confidential client (no public-client flag) may not use the
 	// password grant without its secret.
 	appID, _, _ := newApp(t, gc, "confidential")
@@ -308,7 +319,7 @@ func TestPasswordAndRefreshGrants(t *testing.T) {
 		t.Fatalf("adfs client credentials: %d %v", st, m)
 	}
 	if st, m := form(t, s, "/adfs/oauth2/v2.0/token", url.Values{"grant_type": {"password"}, "client_id": {"04b07795-8ddb-461a-bbee-02f9e1bf7b46"},
-		"username": {upn(s, "ada")}, "password": {"Analytical-Engine-1843"}, "scope": {s.URL("managedhsm") + "/.default"}}); st != 200 {
+		"username": {upn(s, "ada")}, "password": {pw}, "scope": {s.URL("managedhsm") + "/.default"}}); st != 200 {
 		t.Fatalf("adfs password: %d %v", st, m)
 	}
 	// Tenant by verified domain in the path.
@@ -379,6 +390,11 @@ func TestTamperedTokensOverHTTPS(t *testing.T) {
 		},
 		OtherTenant: other.ID, OtherIssuer: s.URL("login") + "/" + other.ID + "/v2.0", OtherAudience: s.URL("management"),
 	}
+	set, err := s.App.Issuer().JWKS(ctx, s.Dev.TenantID) // the published key, for HS256 key confusion
+	if err != nil || len(set.Keys) == 0 {
+		t.Fatal(err)
+	}
+	in.Public = set.Keys[0].Key.(*rsa.PublicKey)
 	for _, c := range tokentest.Controls(in) {
 		if st := listKeys(t, s, c.Token); st != 200 {
 			t.Fatalf("control %s: %d", c.Name, st)
@@ -399,6 +415,7 @@ func TestTamperedTokensOverHTTPS(t *testing.T) {
 	muts = append(muts, tokentest.Mutation{Name: "valid token of another tenant", Token: str(tr, "access_token")})
 
 	var wantBody, wantChallenge string
+	checked := 0
 	for _, mu := range muts {
 		req, _ := http.NewRequest("GET", s.HSMURL("dev")+"/keys?api-version=7.4", nil)
 		req.Header.Set("Authorization", "Bearer "+mu.Token)
@@ -425,8 +442,12 @@ func TestTamperedTokensOverHTTPS(t *testing.T) {
 		if body != wantBody || resp.Header.Get("WWW-Authenticate") != wantChallenge {
 			t.Errorf("%s: body %q / challenge %q differ", mu.Name, body, resp.Header.Get("WWW-Authenticate"))
 		}
+		checked++
 	}
-	t.Logf("%d mutations rejected over HTTPS; body %s", len(muts), wantBody)
+	if checked < 50 {
+		t.Fatalf("only %d mutations reached the server", checked)
+	}
+	t.Logf("%d of %d mutations answered 401 with one body over HTTPS: %s", checked, len(muts), wantBody)
 	// Graph answers the same way.
 	for _, mu := range muts {
 		if strings.ContainsAny(mu.Token, "\x00") || len(mu.Token) > 64<<10 {
@@ -435,5 +456,49 @@ func TestTamperedTokensOverHTTPS(t *testing.T) {
 		if st, _ := graphRaw(t, s, mu.Token, "GET", "/v1.0/users", nil); st != 401 {
 			t.Errorf("graph %s: %d", mu.Name, st)
 		}
+	}
+}
+
+// TestGroupsOverage: past 200 groups a token names where to read them
+// instead of listing them, and the data plane still finds them.
+func TestGroupsOverage(t *testing.T) {
+	s := start(t, nil)
+	ctx := context.Background()
+	d := s.App.Directory()
+	tid := s.Dev.TenantID
+	gc := devGraph(t, s)
+	appID, spID, secret := newApp(t, gc, "member-of-many")
+	var last string
+	for i := 0; i < 201; i++ {
+		g, err := d.CreateGroup(ctx, tid, directory.NewGroup{DisplayName: fmt.Sprintf("g%03d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.AddMember(ctx, tid, g.ID, spID); err != nil {
+			t.Fatal(err)
+		}
+		last = g.ID
+	}
+	tok, err := s.Token(appID, secret, "managedhsm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := claimsOf(tok)
+	if _, ok := c["groups"]; ok {
+		t.Fatal("groups listed past the overage limit")
+	}
+	names, _ := c["_claim_names"].(map[string]any)
+	if names["groups"] != "src1" || c["_claim_sources"] == nil {
+		t.Fatalf("overage claims: %v", c)
+	}
+	assign(t, s, rbac.RoleCryptoUser, last)
+	if st := listKeys(t, s, tok); st != 200 {
+		t.Fatalf("role through the 201st group: %d", st)
+	}
+	// The overage endpoint answers.
+	graphTok, _ := s.Token(appID, secret, "graph")
+	st, m := graphRaw(t, s, graphTok, "POST", "/v1.0/directoryObjects/"+spID+"/getMemberObjects", map[string]any{"securityEnabledOnly": true})
+	if st != 200 || len(m["value"].([]any)) != 201 {
+		t.Fatalf("getMemberObjects: %d", st)
 	}
 }
