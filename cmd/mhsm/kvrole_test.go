@@ -40,7 +40,9 @@ func TestKeyvaultRoleAndKeyCLI(t *testing.T) {
 		strings.TrimSpace(cliRun(t, "ad", "user", "show", "--id", upn, "--query", "id", "-o", "tsv")))
 
 	hsm := []string{"--hsm-name", "dev"}
-	kv := func(args ...string) string { return cliRun(t, append(append([]string{"keyvault"}, args...), hsm...)...) }
+	kv := func(args ...string) string {
+		return cliRun(t, append(append([]string{"keyvault"}, args...), hsm...)...)
+	}
 	kv("key", "create", "--name", "payments", "--kty", "EC-HSM", "--curve", "P-256")
 	kv("role", "assignment", "create", "--assignee", "Contoso App Auditors", "--role", "Managed HSM Crypto Auditor", "--scope", "/")
 	kv("role", "assignment", "create", "--assignee", upn, "--role", "Managed HSM Crypto User", "--scope", "/keys/payments")
