@@ -122,6 +122,10 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	if a.mgmt, err = newManagement(ctx, a.st, a.hsms, dir, &cfg, a.diagnosticSink()); err != nil {
 		return nil, fmt.Errorf("management plane: %w", err)
 	}
+	if a.resourceIDs != nil {
+		lookup := a.mgmt.ResourceID
+		a.resourceIDs.lookup.Store(&lookup)
+	}
 	if cfg.Dev {
 		if a.Dev, err = ensureDev(ctx, a.st, sysKey, dir, a.hsms, &cfg, caFile); err != nil {
 			return nil, fmt.Errorf("dev mode: %w", err)

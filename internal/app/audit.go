@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mhsm/mhsm/internal/audit"
@@ -111,11 +112,22 @@ func (s *diagnosticSink) Configure(hsm string, settings []mgmt.DiagnosticSetting
 
 // resourceIDs maps HSM names to ARM ids, as the management plane reports
 // them; unknown HSMs get audit.DefaultResourceID.
-type resourceIDs struct{ m sync.Map }
+type resourceIDs struct {
+	m sync.Map
+	// lookup asks the management plane (set once it exists).
+	lookup atomic.Pointer[func(string) (string, bool)]
+}
 
 func (r *resourceIDs) set(hsm, id string) { r.m.Store(hsm, id) }
 
+// get returns the HSM's ARM id: the management plane's record, else the
+// id a diagnostic setting reported, else a placeholder.
 func (r *resourceIDs) get(hsm string) string {
+	if f := r.lookup.Load(); f != nil {
+		if id, ok := (*f)(hsm); ok {
+			return id
+		}
+	}
 	if v, ok := r.m.Load(hsm); ok {
 		return v.(string)
 	}

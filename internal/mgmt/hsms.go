@@ -521,3 +521,14 @@ func (s *Service) Adopt(ctx context.Context, sub, rg, name, location string, adm
 	}
 	return s.reloadNetwork(ctx)
 }
+
+// ResourceID returns the ARM id of HSM name
+// (/subscriptions/…/resourceGroups/…/providers/Microsoft.KeyVault/managedHSMs/name),
+// or false when the management plane does not know it.
+func (s *Service) ResourceID(name string) (string, bool) {
+	r, err := s.loadHSMResource(context.Background(), strings.ToLower(name))
+	if err != nil || r.Subscription == "" {
+		return "", false
+	}
+	return "/subscriptions/" + r.Subscription + "/resourceGroups/" + r.ResourceGroup + "/providers/Microsoft.KeyVault/managedHSMs/" + r.Name, true
+}

@@ -408,3 +408,29 @@ func TestRecordBeforeResponse(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordsNameTheARMResource: records of the dev HSM carry its ARM id
+// from the management plane (subscription and resource group), as Azure's do.
+func TestRecordsNameTheARMResource(t *testing.T) {
+	s := testserver.Start(t, nil)
+	tok, err := s.DevToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := do(t, s, "GET", s.HSMURL("dev")+"/keys?api-version=7.6", tok, nil, nil)
+	if r.status != 200 {
+		t.Fatalf("list keys: %d", r.status)
+	}
+	want := strings.ToUpper("/subscriptions/" + s.Dev.SubscriptionID + "/resourceGroups/mhsm-dev/providers/Microsoft.KeyVault/managedHSMs/dev")
+	for _, recs := range records(t, s) {
+		for _, rec := range recs {
+			if rec.ID == r.reqID {
+				if strings.ToUpper(rec.ResourceID) != want {
+					t.Fatalf("resourceId = %q, want %q", rec.ResourceID, want)
+				}
+				return
+			}
+		}
+	}
+	t.Fatal("no record for the request")
+}
