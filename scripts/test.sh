@@ -54,5 +54,15 @@ if [ -x "$azurite_bin" ]; then
   fi
 fi
 
+echo "== node (the real Azure JavaScript SDK in test/jsclient)"
+# With node and npm present, TestAzureJSSDK must run (it skips only when
+# they are missing and MHSM_REQUIRE_NODE is unset).
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  export MHSM_REQUIRE_NODE=1
+  echo "node $(node --version), npm $(npm --version)"
+else
+  echo "warning: node/npm not found; TestAzureJSSDK will skip"
+fi
+
 echo "== go test -race"
 go test -race -count=1 -timeout 30m ./... 2>&1 | tee /tmp/mhsm-test.log
