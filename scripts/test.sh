@@ -64,5 +64,21 @@ else
   echo "warning: node/npm not found; TestAzureJSSDK will skip"
 fi
 
+echo "== az (Debian azure-cli, for test/azcli and TestAzureCLIRestoreBlob)"
+# Installed when missing and running as root. Where az is present after
+# this step the az tests must run (they skip only when az is missing and
+# MHSM_REQUIRE_AZ is unset).
+if ! command -v az >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  apt-get install -y -qq azure-cli >/dev/null 2>&1 \
+    || (apt-get update -qq && apt-get install -y -qq azure-cli >/dev/null) \
+    || echo "warning: could not install azure-cli"
+fi
+if command -v az >/dev/null 2>&1; then
+  export MHSM_REQUIRE_AZ=1
+  echo "az at $(command -v az)"
+else
+  echo "warning: az not found; TestAzureCLI and TestAzureCLIRestoreBlob will skip"
+fi
+
 echo "== go test -race"
 go test -race -count=1 -timeout 30m ./... 2>&1 | tee /tmp/mhsm-test.log

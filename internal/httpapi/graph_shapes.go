@@ -129,17 +129,24 @@ func (s *Server) entity(ctxPath string, o gobj) gobj {
 }
 
 // A $filter is clauses joined by "and": prop eq 'v', prop eq true|false,
-// startswith(prop,'v'). String comparisons ignore case, as Graph's do.
+// startswith(prop,'v'), and on a collection property the lambda
+// prop/any(x:x eq 'v') (az ad sp show --id <appId> and az role assignment
+// create --assignee <appId> look service principals up with
+// servicePrincipalNames/any(c:c eq '<appId>')). String comparisons ignore
+// case, as Graph's do.
 var (
 	eqClause         = regexp.MustCompile(`^(\w+) eq (?:'((?:[^']|'')*)'|(true|false))$`)
 	startsWithClause = regexp.MustCompile(`^startswith\((\w+), ?'((?:[^']|'')*)'\)$`)
+	anyEqClause      = regexp.MustCompile(`^(\w+)/any\((\w+): ?(\w+) eq '((?:[^']|'')*)'\)$`)
 	filterable       = map[string]bool{"displayName": true, "userPrincipalName": true, "appId": true, "id": true,
 		"mailNickname": true, "servicePrincipalType": true, "accountEnabled": true, "securityEnabled": true}
+	filterableAny = map[string]bool{"servicePrincipalNames": true, "identifierUris": true}
 )
 
 type filterClause struct {
 	prop, value string
 	prefix      bool
+	any         bool // prop is a collection; one element must equal value
 }
 
 func parseFilter(f string) ([]filterClause, error) {
@@ -154,10 +161,12 @@ func parseFilter(f string) ([]filterClause, error) {
 			c = filterClause{prop: m[1], value: strings.ReplaceAll(m[2], "''", "'") + m[3]}
 		} else if m := startsWithClause.FindStringSubmatch(part); m != nil {
 			c = filterClause{prop: m[1], value: strings.ReplaceAll(m[2], "''", "'"), prefix: true}
+		} else if m := anyEqClause.FindStringSubmatch(part); m != nil && m[2] == m[3] {
+			c = filterClause{prop: m[1], value: strings.ReplaceAll(m[4], "''", "'"), any: true}
 		} else {
-			return nil, &graphError{400, "Request_UnsupportedQuery", "Unsupported query: use prop eq 'value' or startswith(prop,'value'), joined by and."}
+			return nil, &graphError{400, "Request_UnsupportedQuery", "Unsupported query: use prop eq 'value', startswith(prop,'value') or prop/any(x:x eq 'value'), joined by and."}
 		}
-		if !filterable[c.prop] {
+		if c.any != filterableAny[c.prop] || !c.any && !filterable[c.prop] {
 			return nil, &graphError{400, "Request_UnsupportedQuery", fmt.Sprintf("Unsupported or invalid query filter clause specified for property %s.", quoteSafe(c.prop))}
 		}
 		out = append(out, c)
@@ -182,6 +191,10 @@ func applyFilter(f string, items []gobj) ([]gobj, error) {
 				ok = false
 				break
 			}
+			if c.any {
+				ok = ok && anyEqual(v, c.value)
+				continue
+			}
 			s := fmt.Sprint(v)
 			if c.prefix {
 				ok = ok && strings.HasPrefix(strings.ToLower(s), strings.ToLower(c.value))
@@ -194,6 +207,26 @@ func applyFilter(f string, items []gobj) ([]gobj, error) {
 		}
 	}
 	return out, nil
+}
+
+// anyEqual reports whether the collection v has an element equal to want
+// (ignoring case).
+func anyEqual(v any, want string) bool {
+	switch vs := v.(type) {
+	case []string:
+		for _, e := range vs {
+			if strings.EqualFold(e, want) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range vs {
+			if s, ok := e.(string); ok && strings.EqualFold(s, want) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func externalJSON(p *directory.ExternalPrincipal) gobj {

@@ -71,7 +71,7 @@ func TestGraphFilter(t *testing.T) {
 	items := []gobj{
 		{"displayName": "Contoso Security Team", "id": "1", "securityEnabled": true},
 		{"displayName": "App DevOps", "id": "2", "securityEnabled": true},
-		{"displayName": "O'Brien", "id": "3", "securityEnabled": false},
+		{"displayName": "O'Brien", "id": "3", "securityEnabled": false, "servicePrincipalNames": []string{"AppId-3", "api://o"}},
 	}
 	for _, c := range []struct {
 		f    string
@@ -90,6 +90,14 @@ func TestGraphFilter(t *testing.T) {
 		{"displayName eq 'x' or id eq '1'", nil, true},
 		{"displayName eq x", nil, true},
 		{strings.Repeat("a", 3000), nil, true},
+		// az ad sp show --id <appId>, az role assignment create --assignee <appId>
+		{"servicePrincipalNames/any(c:c eq 'appid-3')", []string{"3"}, false},
+		{"servicePrincipalNames/any(c: c eq 'api://o') and securityEnabled eq false", []string{"3"}, false},
+		{"servicePrincipalNames/any(c:c eq 'nope')", nil, false},
+		{"identifierUris/any(s:s eq 'api://o')", nil, false},
+		{"servicePrincipalNames/any(c:x eq 'api://o')", nil, true},
+		{"displayName/any(c:c eq 'App DevOps')", nil, true},
+		{"servicePrincipalNames eq 'appid-3'", nil, true},
 	} {
 		got, err := applyFilter(c.f, items)
 		if (err != nil) != c.bad {

@@ -1,0 +1,1 @@
+from azure.keyvault.models import *  # noqa
