@@ -23,7 +23,8 @@ if [ -f "$OUT/badinput.json" ]; then
   b=$OUT/badinput.json
   cat <<EOF
 \`test/badinput\` sends malformed requests to a real server (in-process, HTTPS):
-bad JSON and wrong types to every route of the route table that reads a body,
+bad JSON and wrong types to every route that reads a body (data plane, from
+the route table; management plane, from its route table; Graph),
 huge numbers, invalid base64, wrong algorithms, duplicate keys, deep nesting,
 oversized bodies, headers and tokens, hostile paths (\`..\`, \`%2F\`, double
 slashes, bad escapes), unknown methods and hosts.
@@ -41,7 +42,7 @@ slashes, bad escapes), unknown methods and hosts.
 EOF
   jq -r '.byCategory | to_entries[] | "| \(.key) | \(.value | to_entries | map("\(.key) × \(.value)") | join(", ")) |"' "$b"
   echo
-  echo "2xx answers in the body category are bodies the operation accepts once unknown members are ignored (e.g. \`{}\` for PATCH, rotation policy and role definition PUT)."
+  echo "2xx answers to bad bodies are bodies the operation accepts once unknown members are ignored (e.g. \`{}\` for a key PATCH, a rotation policy or role definition PUT, a management PATCH, Graph \`getByIds\`)."
 else
   echo "Not run."
 fi
@@ -61,7 +62,8 @@ SIGKILLs the child after a random 50–1250 ms of load, opens the dead process's
 bbolt file and runs its consistency check, restarts, and compares every key
 (versions, latest, deleted state, every version readable and usable) and
 every role assignment with the oracle. A write without a response may be
-present or absent, but only whole.
+present or absent, but only whole. SIGKILL is a process crash: the kernel's
+page cache survives it, so this does not stand for power loss (F2).
 
 | | |
 |---|---|

@@ -1,8 +1,12 @@
 package badinput
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -10,16 +14,40 @@ import (
 	"github.com/mhsm/mhsm/internal/testserver"
 )
 
-// env names what the sweep created first: one key of each type.
+// env names what the sweep created first (one key of each type) and the
+// dev tenant's management and Graph access.
 type env struct {
-	keys   []string // oct, EC, RSA
-	login  string   // login host
-	tenant string
+	keys          []string // oct, EC, RSA
+	login         string   // login host
+	tenant        string
+	mgmt, graph   string // hosts
+	mgmtToken     string
+	graphToken    string
+	subscription  string
+	resourceGroup string
 }
 
 func prepare(t *testing.T, srv *testserver.Server, tok string) env {
 	t.Helper()
-	e := env{keys: []string{"sw-oct", "sw-ec", "sw-rsa"}, login: strings.TrimPrefix(srv.URL("login"), "https://"), tenant: srv.Dev.TenantID}
+	host := func(sub string) string { return strings.TrimPrefix(srv.URL(sub), "https://") }
+	e := env{keys: []string{"sw-oct", "sw-ec", "sw-rsa"}, login: host("login"), tenant: srv.Dev.TenantID,
+		mgmt: host("management"), graph: host("graph")}
+	var err error
+	if e.mgmtToken, err = srv.Token(srv.Dev.ClientID, srv.Dev.ClientSecret, "management"); err != nil {
+		t.Fatal(err)
+	}
+	if e.graphToken, err = srv.Token(srv.Dev.ClientID, srv.Dev.ClientSecret, "graph"); err != nil {
+		t.Fatal(err)
+	}
+	var dev struct {
+		SubscriptionID string `json:"subscriptionId"`
+		ResourceGroup  string `json:"resourceGroup"`
+	}
+	b, err := os.ReadFile(filepath.Join(srv.Config().DataDir, "dev.json"))
+	if err != nil || json.Unmarshal(b, &dev) != nil {
+		t.Fatalf("dev.json: %v", err)
+	}
+	e.subscription, e.resourceGroup = dev.SubscriptionID, dev.ResourceGroup
 	for i, body := range []string{`{"kty":"oct-HSM","key_size":256}`, `{"kty":"EC-HSM","crv":"P-256"}`, `{"kty":"RSA-HSM","key_size":2048}`} {
 		st, b, err := srv.Call(tok, "POST", srv.HSMURL("dev")+"/keys/"+e.keys[i]+"/create?api-version=7.6", body)
 		if err != nil || st != 200 {
@@ -113,6 +141,8 @@ func fill(pattern, key string) string {
 func buildCases(e env) []attempt {
 	var out []attempt
 	out = append(out, bodyCases(e)...)
+	out = append(out, armBodyCases(e)...)
+	out = append(out, graphBodyCases(e)...)
 	out = append(out, authCases(e)...)
 	out = append(out, oversizeCases(e)...)
 	out = append(out, pathCases()...)
@@ -143,6 +173,51 @@ func bodyCases(e env) []attempt {
 			for _, name := range sortedKeys(bodies) {
 				out = append(out, attempt{Category: "body", Method: rt.Method, Target: fill(rt.Pattern, k), Body: []byte(bodies[name])})
 			}
+		}
+	}
+	return out
+}
+
+// armBodyCases sends every bad body to every management-plane route that
+// reads one, in the dev subscription and resource group.
+func armBodyCases(e env) []attempt {
+	var out []attempt
+	bodies := badBodies()
+	r := strings.NewReplacer("{scope*}", "/subscriptions/"+e.subscription, "{subscriptionId}", e.subscription,
+		"{resourceGroupName}", e.resourceGroup, "{name}", "sweep-hsm", "{roleId}", "7f3b2a10-0c4e-4c6a-9d0e-1a2b3c4d5e70",
+		"{location}", "local", "{operationId}", "x")
+	for _, rt := range (&httpapi.Server{}).ARMRoutes() {
+		if rt.Method != "POST" && rt.Method != "PUT" && rt.Method != "PATCH" {
+			continue
+		}
+		target := fill(r.Replace(rt.Pattern), "x")
+		target = strings.TrimSuffix(target, "?api-version=7.6") + "?api-version=2023-07-01"
+		for _, name := range sortedKeys(bodies) {
+			out = append(out, attempt{Category: "arm-body", Method: rt.Method, Target: target, Host: e.mgmt,
+				Header: http.Header{"Authorization": {"Bearer " + e.mgmtToken}}, Body: []byte(bodies[name])})
+		}
+	}
+	return out
+}
+
+// graphRoute matches the write routes of the Graph route table (which
+// httpapi does not export) in its source.
+var graphRoute = regexp.MustCompile(`\{Method: "(POST|PATCH|PUT)", Pattern: "([^"]+)"`)
+
+// graphBodyCases sends every bad body to every Graph route that reads one.
+func graphBodyCases(e env) []attempt {
+	src, err := os.ReadFile(filepath.Join("..", "..", "internal", "httpapi", "graph_routes.go"))
+	if err != nil {
+		return nil
+	}
+	var out []attempt
+	bodies := badBodies()
+	r := strings.NewReplacer("{kind}", "users", "$", "%24")
+	for _, m := range graphRoute.FindAllStringSubmatch(string(src), -1) {
+		target := strings.TrimSuffix(fill(r.Replace(m[2]), "x"), "?api-version=7.6")
+		for _, name := range sortedKeys(bodies) {
+			out = append(out, attempt{Category: "graph-body", Method: m[1], Target: target, Host: e.graph,
+				Header: http.Header{"Authorization": {"Bearer " + e.graphToken}}, Body: []byte(bodies[name])})
 		}
 	}
 	return out

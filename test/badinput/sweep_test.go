@@ -1,6 +1,7 @@
-// Package badinput is the bad-input sweep: it sends several hundred
-// malformed requests — bad JSON and wrong types to every body route of the
-// route table, huge numbers, invalid base64, wrong algorithms, oversized
+// Package badinput is the bad-input sweep: it sends a few thousand
+// malformed requests — bad JSON and wrong types to every route that reads
+// a body (data plane and management plane from their route tables, Graph
+// from its source), huge numbers, invalid base64, wrong algorithms, oversized
 // bodies, headers and tokens, hostile paths, unknown methods — to a real
 // mhsm server (in-process, over HTTPS) and counts the outcomes. The goal
 // is 0 panics, 0 5xx and an answer to every request. Read sweep_test.go,
@@ -150,7 +151,7 @@ func send(srv *testserver.Server, tok string, a attempt) (int, error) {
 	switch {
 	case host == "":
 		host = urlHost
-	case strings.HasPrefix(host, "login."):
+	case strings.HasPrefix(host, "login."), strings.HasPrefix(host, "management."), strings.HasPrefix(host, "graph."):
 		urlHost = host
 	}
 	req, err := http.NewRequestWithContext(context.Background(), a.Method, "https://"+urlHost+"/", bytes.NewReader(a.Body))
