@@ -1,9 +1,7 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -94,15 +92,8 @@ type ARMRequest struct {
 
 // Decode decodes the JSON body into v; an empty body decodes as {}.
 func (r *ARMRequest) Decode(v any) error {
-	if len(bytes.TrimSpace(r.body)) == 0 {
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(r.body))
-	if err := dec.Decode(v); err != nil {
-		return armBadRequest("InvalidRequestContent", "The request content was invalid and could not be deserialized: "+jsonProblem(err)+".")
-	}
-	if dec.More() {
-		return armBadRequest("InvalidRequestContent", "The request content has data after the JSON value.")
+	if msg := decodeBody(r.body, v); msg != "" {
+		return armBadRequest("InvalidRequestContent", "The request content was invalid and could not be deserialized: "+msg)
 	}
 	return nil
 }

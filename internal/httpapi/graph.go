@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -49,12 +48,8 @@ func (g *graphReq) decode(v any) error {
 	if len(strings.TrimSpace(string(g.body))) == 0 {
 		return graphBadRequest("A request body is required.")
 	}
-	dec := json.NewDecoder(strings.NewReader(string(g.body)))
-	if err := dec.Decode(v); err != nil {
-		return graphBadRequest("The request body is not valid JSON for this operation: " + jsonProblem(err))
-	}
-	if dec.More() {
-		return graphBadRequest("The request body has data after the JSON value.")
+	if msg := decodeBody(g.body, v); msg != "" {
+		return graphBadRequest(msg)
 	}
 	return nil
 }

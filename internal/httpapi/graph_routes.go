@@ -464,6 +464,9 @@ func (s *Server) patchApp(g *graphReq) (int, any, error) {
 		return 0, nil, err
 	}
 	id := appKey(g.params["id"])
+	if _, err := s.dir.Application(g.ctx, g.tid, id); err != nil {
+		return 0, nil, err // 404 for an unknown id, whatever the body holds
+	}
 	if in.DisplayName != nil || in.IsFallbackPublicClient != nil {
 		if _, err := s.dir.UpdateApplication(g.ctx, g.tid, id, in.DisplayName, in.IsFallbackPublicClient); err != nil {
 			return 0, nil, err
@@ -607,6 +610,9 @@ func (s *Server) patchSP(g *graphReq) (int, any, error) {
 	}
 	if err := g.decode(&in); err != nil {
 		return 0, nil, err
+	}
+	if _, err := s.dir.ServicePrincipal(g.ctx, g.tid, appKey(g.params["id"])); err != nil {
+		return 0, nil, err // 404 for an unknown id, whatever the body holds
 	}
 	if in.AccountEnabled != nil {
 		if _, err := s.dir.SetServicePrincipalEnabled(g.ctx, g.tid, appKey(g.params["id"]), *in.AccountEnabled); err != nil {

@@ -35,24 +35,39 @@ type Request struct {
 	body   []byte
 }
 
-// Decode decodes the JSON body into v. An empty body decodes as {}.
-// Trailing data after the JSON value, duplicate object keys and nesting
-// deeper than MaxJSONDepth are refused (strictjson.go).
+// Decode decodes the JSON body into v (see decodeBody); an empty body
+// decodes as {}.
 func (r *Request) Decode(v any) error {
-	if len(bytes.TrimSpace(r.body)) == 0 {
-		return nil
-	}
-	if err := checkJSONShape(r.body, v); err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(r.body))
-	if err := dec.Decode(v); err != nil {
-		return errBadRequest("The request body is not valid JSON for this operation: " + jsonProblem(err))
-	}
-	if dec.More() {
-		return errBadRequest("The request body has data after the JSON value.")
+	if msg := decodeBody(r.body, v); msg != "" {
+		return errBadRequest(msg)
 	}
 	return nil
+}
+
+// decodeBody is the one JSON body decoder of every plane (data,
+// management, Graph): it refuses duplicate object keys and nesting deeper
+// than MaxJSONDepth (strictjson.go), malformed JSON and trailing data, and
+// returns a public message describing the problem, or "" when v was
+// decoded. An empty body leaves v as it is.
+func decodeBody(body []byte, v any) string {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return ""
+	}
+	if err := checkJSONShape(body, v); err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) {
+			return ae.Message
+		}
+		return "The request body is malformed."
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		return "The request body is not valid JSON for this operation: " + jsonProblem(err)
+	}
+	if dec.More() {
+		return "The request body has data after the JSON value."
+	}
+	return ""
 }
 
 // jsonProblem describes a decoding error without echoing request content.

@@ -183,3 +183,22 @@ func tokenMembers(t *testing.T, body []byte) int {
 		}
 	}
 }
+
+// TestEveryPlaneDecodesStrictly: the data, management and Graph decoders
+// share decodeBody, so each refuses duplicate keys.
+func TestEveryPlaneDecodesStrictly(t *testing.T) {
+	dup := []byte(`{"kty":"EC-HSM","kty":"RSA-HSM"}`)
+	var v map[string]any
+	if err := (&Request{body: dup}).Decode(&v); err == nil {
+		t.Error("data plane accepted a duplicate key")
+	}
+	if err := (&ARMRequest{body: dup}).Decode(&v); err == nil {
+		t.Error("management plane accepted a duplicate key")
+	}
+	if err := (&graphReq{body: dup}).decode(&v); err == nil {
+		t.Error("Graph accepted a duplicate key")
+	}
+	if err := (&ARMRequest{body: []byte(`{"a":1}`)}).Decode(&v); err != nil {
+		t.Errorf("a plain body was refused: %v", err)
+	}
+}

@@ -228,3 +228,16 @@ func TestGraphAuthorization(t *testing.T) {
 }
 
 var _ = testserver.Start
+
+// TestGraphPatchUnknownObject: PATCH of an application or service principal
+// that does not exist is a 404 whatever the body holds (found by the
+// bad-input sweep: an empty body used to answer 204).
+func TestGraphPatchUnknownObject(t *testing.T) {
+	s := start(t, nil)
+	tok := tokenFor(t, s, secretCredential(t, s, s.Dev.ClientID, s.Dev.ClientSecret), "graph")
+	for _, path := range []string{"/v1.0/applications/", "/v1.0/servicePrincipals/"} {
+		if st, _ := graphRaw(t, s, tok, "PATCH", path+"6d68736d-0000-4000-8000-00000000dead", map[string]any{}); st != 404 {
+			t.Errorf("PATCH %s<unknown>: %d, want 404", path, st)
+		}
+	}
+}
