@@ -5,7 +5,7 @@
 # from $OUT/throttle.md (a Markdown fragment the throttling fairness test
 # writes) when that file exists.
 #
-# usage: scripts/reliability.sh [-fuzztime 30s] [-cycles 20] [-skip fuzz,crash,badinput,fips]
+# usage: scripts/reliability.sh [-fuzztime 30s] [-cycles 20] [-skip fuzz,crash,badinput,fips,throttle]
 #        (nightly: -fuzztime 1h -cycles 200)
 # env:   OUT=dir   intermediate results (default build/reliability)
 set -euo pipefail
@@ -19,7 +19,7 @@ while [ $# -gt 0 ]; do
     fuzztime | -fuzztime) fuzztime=$2 ;;
     cycles | -cycles) cycles=$2 ;;
     skip | -skip) skip=$2 ;;
-    *) echo "usage: $0 [-fuzztime D] [-cycles N] [-skip fuzz,crash,badinput,fips]" >&2; exit 2 ;;
+    *) echo "usage: $0 [-fuzztime D] [-cycles N] [-skip fuzz,crash,badinput,fips,throttle]" >&2; exit 2 ;;
   esac
   shift 2
 done
@@ -33,6 +33,11 @@ if ! skipped badinput; then
   echo "== bad-input sweep"
   go test ./test/badinput -count=1 -run TestBadInputSweep -args -report "$OUT/badinput.json" >"$OUT/badinput.log" 2>&1 || failed=1
   tail -1 "$OUT/badinput.log"
+fi
+if ! skipped throttle; then
+  echo "== throttling fairness"
+  MHSM_THROTTLE_REPORT="$OUT/throttle.md" go test ./test/throttle -count=1 -run TestNoisyCallerIsThrottledQuietCallerIsNot >"$OUT/throttle.log" 2>&1 || failed=1
+  tail -1 "$OUT/throttle.log"
 fi
 if ! skipped crash; then
   echo "== kill -9 harness ($cycles cycles)"
