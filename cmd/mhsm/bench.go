@@ -17,7 +17,7 @@ import (
 
 // benchOptions are the flags of `mhsm bench`.
 type benchOptions struct {
-	self, selfThrottle                   bool
+	self, selfThrottle, audit, auditCmp  bool
 	devJSON, url, caFile, token, connect string
 	tenant, clientID, secret, authority  string
 	ops, jsonOut, mdOut, cpuProfile      string
@@ -37,9 +37,12 @@ with -c keep-alive HTTPS connections for -d per operation, then paces each
 operation at half its measured maximum. In the same run it measures the raw
 library ceiling of each operation (Go crypto in-process on every core) and
 the server's floor (key get). It prints a table and the issue's goal checks;
---json and --markdown write them to files. --cpuprofile DIR (with --self)
-profiles each operation's full-stack window and reports where the server's
-CPU went per request.
+--json and --markdown write them to files. --audit-compare (with --self)
+also starts a server with audit off and prices durable audit per operation.
+--cpuprofile DIR (with --self) profiles each operation's full-stack window
+and reports where the server's CPU went per request.
+
+scripts/bench.sh runs the standard size and regenerates docs/performance.md.
 
 The benchmark keys (bench-rsa-2048, bench-ec-p256, …) are created on first
 use and reused afterwards.`,
@@ -50,6 +53,8 @@ use and reused afterwards.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.self, "self", false, "start a dev-mode server in-process with a temporary data dir")
+	f.BoolVar(&o.audit, "audit", true, "with --self: durable audit on the in-process server")
+	f.BoolVar(&o.auditCmp, "audit-compare", false, "with --self: also start a server with audit off and repeat each closed loop against it (prices durable audit)")
 	f.BoolVar(&o.selfThrottle, "self-throttle", false, "with --self, keep the default admission limits (by default they are raised so that they never refuse; their bookkeeping still runs)")
 	f.StringVar(&o.devJSON, "dev-json", "", "dev.json of a running dev-mode server (URL, CA, client credentials)")
 	f.StringVar(&o.url, "url", "", "HSM URL, e.g. https://dev.managedhsm.mhsm.localhost:8443")
@@ -60,7 +65,7 @@ use and reused afterwards.`,
 	f.StringVar(&o.secret, "client-secret", "", "client secret for client credentials")
 	f.StringVar(&o.authority, "authority", "", "authority host (default: https://login.<domain>:<port> of --url)")
 	f.StringVar(&o.connect, "connect", "", "host:port to dial instead of resolving the URL's host (*.localhost dials 127.0.0.1)")
-	f.IntVarP(&o.conns, "conns", "c", 16, "keep-alive connections")
+	f.IntVarP(&o.conns, "conns", "c", 64, "keep-alive connections")
 	f.DurationVarP(&o.duration, "duration", "d", 10*time.Second, "measured time per operation and phase")
 	f.DurationVar(&o.warmup, "warmup", 0, "unmeasured time before each phase (default min(1s, d/4))")
 	f.StringVar(&o.ops, "ops", "all", "comma-separated operations: "+opNames())
@@ -89,15 +94,26 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 	if o.cpuProfile != "" && !o.self {
 		return errors.New("--cpuprofile needs --self: the profile is of this process")
 	}
-	var target *bench.Target
+	if (o.auditCmp || !o.audit) && !o.self {
+		return errors.New("--audit and --audit-compare need --self")
+	}
+	var target, auditOff *bench.Target
 	switch {
 	case o.self:
-		stop, t, err := startSelf(ctx, o.selfThrottle)
+		stop, t, err := startSelf(ctx, o.selfThrottle, o.audit)
 		if err != nil {
 			return err
 		}
 		defer stop()
 		target = t
+		if o.auditCmp {
+			stop, t, err := startSelf(ctx, o.selfThrottle, false)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			auditOff = t
+		}
 	case o.devJSON != "":
 		d, err := bench.ReadDev(o.devJSON)
 		if err != nil {
@@ -120,7 +136,7 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 		}
 	}
 	rep, err := bench.Run(ctx, bench.Config{Target: target, Ops: ops, Conns: o.conns, Duration: o.duration, Warmup: o.warmup,
-		NoRaw: o.noRaw, NoHalf: o.noHalf, Profile: o.cpuProfile != "", ProfileDir: o.cpuProfile, Log: cmd.ErrOrStderr()})
+		NoRaw: o.noRaw, NoHalf: o.noHalf, AuditOff: auditOff, Profile: o.cpuProfile != "", ProfileDir: o.cpuProfile, Log: cmd.ErrOrStderr()})
 	if err != nil {
 		return err
 	}
@@ -161,13 +177,14 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 // startSelf starts a dev-mode server in this process on a free loopback
 // port with a temporary data dir. It runs outside any pprof label, so its
 // goroutines are the unlabelled (server) samples of a profile.
-func startSelf(ctx context.Context, keepThrottle bool) (func(), *bench.Target, error) {
+func startSelf(ctx context.Context, keepThrottle, audit bool) (func(), *bench.Target, error) {
 	dir, err := os.MkdirTemp("", "mhsm-bench-")
 	if err != nil {
 		return nil, nil, err
 	}
 	cfg := config.Default()
 	cfg.Addr, cfg.DataDir, cfg.Dev = "127.0.0.1:0", dir, true
+	cfg.Audit.Off = !audit
 	if !keepThrottle {
 		// Admission limits are policy, not cost: raise them out of reach.
 		cfg.ThrottleHSMRate, cfg.ThrottlePrincipalRate = 1e12, 1e12

@@ -33,7 +33,7 @@ type Config struct {
 	// Ops to run, in order (see Operations).
 	Ops []Operation
 	// Conns is the number of keep-alive connections (and client
-	// goroutines). Default 16.
+	// goroutines). Default 64.
 	Conns int
 	// Duration is the measured time per operation and phase. Default 10s.
 	Duration time.Duration
@@ -49,6 +49,10 @@ type Config struct {
 	// runs in-process). ProfileDir, if set, also keeps <op>.pprof there.
 	Profile    bool
 	ProfileDir string
+	// AuditOff, if set, is a second server like Target but with audit off:
+	// each operation's closed loop is repeated against it, in the same run,
+	// to price durable audit.
+	AuditOff *Target
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -61,6 +65,10 @@ type Result struct {
 	Full Phase `json:"full"`
 	// Half is paced at 50 % of Full.OpsPerSec.
 	Half *Phase `json:"half,omitempty"`
+	// AuditOff is the closed loop against Config.AuditOff; AuditCost is
+	// 1 - Full/AuditOff, the share of throughput durable audit costs.
+	AuditOff  *Phase  `json:"auditOff,omitempty"`
+	AuditCost float64 `json:"auditCost,omitempty"`
 	// RawOpsPerSec is the library ceiling (0: none, e.g. key get).
 	RawOpsPerSec float64 `json:"rawOpsPerSec,omitempty"`
 	// VsRaw is Full / raw; VsFloor is Full / the floor's Full.
@@ -106,7 +114,7 @@ func ThisMachine() Machine {
 
 func (c *Config) defaults() {
 	if c.Conns <= 0 {
-		c.Conns = 16
+		c.Conns = 64
 	}
 	if c.Duration <= 0 {
 		c.Duration = 10 * time.Second
@@ -128,37 +136,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	t := cfg.Target
 	rep := &Report{Started: time.Now().UTC().Format(time.RFC3339), Machine: ThisMachine(), Target: t.HSMURL.String(),
 		Conns: cfg.Conns, DurationSec: cfg.Duration.Seconds()}
-	tok, err := t.Token(ctx)
+	ps, err := prepareAll(ctx, t, cfg.Ops)
 	if err != nil {
 		return nil, err
 	}
-	s := &setup{t: t, token: tok, versions: map[string]string{}}
-	defer func() {
-		if s.c != nil {
-			s.c.Close()
+	var off []prepared
+	if cfg.AuditOff != nil {
+		if off, err = prepareAll(ctx, cfg.AuditOff, cfg.Ops); err != nil {
+			return nil, fmt.Errorf("audit-off server: %w", err)
 		}
-	}()
-	type prepared struct {
-		op           Operation
-		method, path string
-		body         []byte
 	}
-	var ps []prepared
-	for _, op := range cfg.Ops {
-		if err := s.ensureKey(ctx, op.key); err != nil {
-			return nil, fmt.Errorf("%s: %w", op.Name, err)
-		}
-		m, p, b, err := op.prepare(ctx, s)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", op.Name, err)
-		}
-		status, body, err := s.call(ctx, m, p, b)
-		if err != nil || status != 200 {
-			return nil, fmt.Errorf("%s: %s %s: %d %s %v", op.Name, m, p, status, truncate(body), err)
-		}
-		ps = append(ps, prepared{op, m, p, b})
-	}
-	for _, p := range ps {
+	for i, p := range ps {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -169,11 +157,22 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				return nil, fmt.Errorf("%s raw: %w", p.op.Name, err)
 			}
 		}
-		if err := runServer(ctx, cfg, p.method, p.path, p.body, &r); err != nil {
+		if err := runServer(ctx, cfg, p, &r); err != nil {
 			return nil, fmt.Errorf("%s: %w", p.op.Name, err)
 		}
 		if r.RawOpsPerSec > 0 {
 			r.VsRaw = r.Full.OpsPerSec / r.RawOpsPerSec
+		}
+		if off != nil {
+			fmt.Fprintf(cfg.Log, "%-20s full stack, audit off, %d connections, %s\n", r.Op, cfg.Conns, cfg.Duration)
+			ph, err := closedLoop(ctx, cfg, cfg.AuditOff, off[i], nil)
+			if err != nil {
+				return nil, fmt.Errorf("%s (audit off): %w", p.op.Name, err)
+			}
+			r.AuditOff = &ph
+			if ph.OpsPerSec > 0 {
+				r.AuditCost = 1 - r.Full.OpsPerSec/ph.OpsPerSec
+			}
 		}
 		rep.Results = append(rep.Results, r)
 		fmt.Fprintf(cfg.Log, "%-20s %9.0f ops/s  p50 %.2f  p99 %.2f ms  errors %d\n", r.Op, r.Full.OpsPerSec, r.Full.P50Ms, r.Full.P99Ms, r.Full.Errors)
@@ -193,31 +192,90 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
-// runServer runs the full-stack phases of one operation.
-func runServer(ctx context.Context, cfg Config, method, path string, body []byte, r *Result) error {
-	t := cfg.Target
+// prepared is an operation ready to send to one server.
+type prepared struct {
+	op           Operation
+	method, path string
+	body         []byte
+}
+
+// prepareAll creates or finds the operations' keys on t and checks that
+// each request succeeds once.
+func prepareAll(ctx context.Context, t *Target, ops []Operation) ([]prepared, error) {
 	tok, err := t.Token(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	req := t.request(method, path, tok, body)
-	tc := t.tlsConfig()
-	conns := make([]*conn, cfg.Conns)
+	s := &setup{t: t, token: tok, versions: map[string]string{}}
 	defer func() {
-		for _, c := range conns {
-			if c != nil {
-				c.Close()
-			}
+		if s.c != nil {
+			s.c.Close()
 		}
 	}()
+	var ps []prepared
+	for _, op := range ops {
+		if err := s.ensureKey(ctx, op.key); err != nil {
+			return nil, fmt.Errorf("%s: %w", op.Name, err)
+		}
+		m, p, b, err := op.prepare(ctx, s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op.Name, err)
+		}
+		status, body, err := s.call(ctx, m, p, b)
+		if err != nil || status != 200 {
+			return nil, fmt.Errorf("%s: %s %s: %d %s %v", op.Name, m, p, status, truncate(body), err)
+		}
+		ps = append(ps, prepared{op, m, p, b})
+	}
+	return ps, nil
+}
+
+// dialAll opens n connections to t.
+func dialAll(ctx context.Context, t *Target, n int) ([]*conn, error) {
+	tc := t.tlsConfig()
+	conns := make([]*conn, n)
 	for i := range conns {
-		if conns[i], err = t.dial(ctx, tc); err != nil {
-			return err
+		c, err := t.dial(ctx, tc)
+		if err != nil {
+			closeAll(conns)
+			return nil, err
+		}
+		conns[i] = c
+	}
+	return conns, nil
+}
+
+func closeAll(conns []*conn) {
+	for _, c := range conns {
+		if c != nil {
+			c.Close()
 		}
 	}
+}
+
+// closedLoop runs one closed-loop phase of p against t on fresh
+// connections.
+func closedLoop(ctx context.Context, cfg Config, t *Target, p prepared, window func(bool)) (Phase, error) {
+	tok, err := t.Token(ctx)
+	if err != nil {
+		return Phase{}, err
+	}
+	conns, err := dialAll(ctx, t, cfg.Conns)
+	if err != nil {
+		return Phase{}, err
+	}
+	defer closeAll(conns)
+	return runLoad(ctx, t, conns, t.request(p.method, p.path, tok, p.body), cfg.Warmup, cfg.Duration, 0, window), nil
+}
+
+// runServer runs the full-stack phases of one operation against
+// cfg.Target: the closed loop (profiled if asked), then the run paced at
+// half its throughput.
+func runServer(ctx context.Context, cfg Config, p prepared, r *Result) error {
+	t := cfg.Target
 	var prof bytes.Buffer
 	var profErr error
-	window := func(open bool) {}
+	var window func(open bool)
 	if cfg.Profile {
 		window = func(open bool) {
 			if open {
@@ -228,7 +286,10 @@ func runServer(ctx context.Context, cfg Config, method, path string, body []byte
 		}
 	}
 	fmt.Fprintf(cfg.Log, "%-20s full stack, %d connections, %s\n", r.Op, cfg.Conns, cfg.Duration)
-	r.Full = runLoad(ctx, t, conns, req, cfg.Warmup, cfg.Duration, 0, window)
+	var err error
+	if r.Full, err = closedLoop(ctx, cfg, t, p, window); err != nil {
+		return err
+	}
 	if cfg.Profile {
 		if profErr != nil {
 			return fmt.Errorf("cpu profile: %w", profErr)
@@ -245,11 +306,21 @@ func runServer(ctx context.Context, cfg Config, method, path string, body []byte
 	if r.Full.N == 0 {
 		return errors.New("no request succeeded: " + r.Full.FirstError)
 	}
-	if !cfg.NoHalf {
-		rate := r.Full.OpsPerSec / 2
-		fmt.Fprintf(cfg.Log, "%-20s paced at %.0f ops/s (50 %%), %s\n", r.Op, rate, cfg.Duration)
-		h := runLoad(ctx, t, conns, req, cfg.Warmup, cfg.Duration, rate, nil)
-		r.Half = &h
+	if cfg.NoHalf {
+		return nil
 	}
+	tok, err := t.Token(ctx)
+	if err != nil {
+		return err
+	}
+	conns, err := dialAll(ctx, t, cfg.Conns)
+	if err != nil {
+		return err
+	}
+	defer closeAll(conns)
+	rate := r.Full.OpsPerSec / 2
+	fmt.Fprintf(cfg.Log, "%-20s paced at %.0f ops/s (50 %%), %s\n", r.Op, rate, cfg.Duration)
+	h := runLoad(ctx, t, conns, t.request(p.method, p.path, tok, p.body), cfg.Warmup, cfg.Duration, rate, nil)
+	r.Half = &h
 	return nil
 }

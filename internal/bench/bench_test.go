@@ -100,6 +100,9 @@ func TestCategorize(t *testing.T) {
 		{[]string{"crypto/internal/fips140/aes/gcm.gcmAesEnc", "crypto/tls.(*Conn).writeRecordLocked", "net/http.(*conn).serve"}, "tls"},
 		{[]string{"crypto/sha256.Sum256", "github.com/mhsm/mhsm/internal/token.(*Verifier).Verify"}, "token verification"},
 		{[]string{"runtime.findRunnable", "runtime.schedule"}, "runtime (scheduler, netpoll, gc assist)"},
+		{[]string{"encoding/json.Unmarshal", "github.com/mhsm/mhsm/internal/mgmt.getJSON", "github.com/mhsm/mhsm/internal/app.(*resourceIDs).get",
+			"github.com/mhsm/mhsm/internal/audit.(*Log).Record", "github.com/mhsm/mhsm/internal/httpapi.(*Server).serveData"}, "audit"},
+		{[]string{"syscall.Fsync", "os.(*File).Sync", "github.com/mhsm/mhsm/internal/audit.(*writer).write"}, "audit"},
 	} {
 		if got := categorize(c.stack); got != c.want {
 			t.Errorf("categorize(%s) = %q, want %q", c.stack[0], got, c.want)

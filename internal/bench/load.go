@@ -23,6 +23,16 @@ type Phase struct {
 	P90Ms           float64 `json:"p90Ms"`
 	P99Ms           float64 `json:"p99Ms"`
 	MaxMs           float64 `json:"maxMs"`
+	// P99WindowMedianMs is the median of the p99s of each second of the
+	// window: far below P99Ms, it says a few stalls (another process, a
+	// GC) made the tail, not the steady state.
+	P99WindowMedianMs float64 `json:"p99WindowMedianMs"`
+	// P99FromSendMs (paced runs) is the p99 measured from when each
+	// request was actually written rather than scheduled: the difference
+	// is time the request waited to be sent (a late load generator on the
+	// busy shared cores, or a connection still busy with the previous
+	// request).
+	P99FromSendMs float64 `json:"p99FromSendMs,omitempty"`
 	// FirstError describes the first failed request, if any.
 	FirstError string  `json:"firstError,omitempty"`
 	WallSec    float64 `json:"wallSec"`
@@ -31,6 +41,8 @@ type Phase struct {
 // worker results, merged after the run.
 type tally struct {
 	lat      []time.Duration
+	sec      []int32         // second of the window each lat completed in
+	sent     []time.Duration // paced runs: latency from the actual send
 	errors   int
 	firstErr string
 }
@@ -44,100 +56,130 @@ type tally struct {
 // window, if not nil, is called when the measured window opens (true) and
 // closes (false), e.g. to profile exactly the window.
 func runLoad(ctx context.Context, t *Target, conns []*conn, req []byte, warmup, d time.Duration, rate float64, window func(open bool)) Phase {
-	start := time.Now().Add(warmup)
-	end := start.Add(d)
+	lr := &loadRun{t: t, req: req, rate: rate, conns: len(conns)}
+	lr.start = time.Now().Add(warmup)
+	lr.end = lr.start.Add(d)
 	tallies := make([]tally, len(conns))
-	var wg sync.WaitGroup
-	var stop atomic.Bool
 	windowDone := make(chan struct{})
 	go func() {
 		defer close(windowDone)
-		select {
-		case <-ctx.Done():
-			stop.Store(true)
-			return
-		case <-time.After(time.Until(start)):
-		}
-		if window != nil {
-			window(true)
-		}
-		select {
-		case <-ctx.Done():
-			stop.Store(true)
-		case <-time.After(time.Until(end)):
-		}
-		if window != nil {
-			window(false)
-		}
+		lr.window(ctx, window)
 	}()
+	var wg sync.WaitGroup
 	for i := range conns {
 		wg.Add(1)
 		go pprof.Do(ctx, pprof.Labels("side", "client"), func(ctx context.Context) {
 			defer wg.Done()
-			tl := &tallies[i]
-			tl.lat = make([]time.Duration, 0, 4096)
-			var next time.Time
-			var interval time.Duration
-			if rate > 0 {
-				interval = time.Duration(float64(len(conns)) / rate * float64(time.Second))
-				next = time.Now().Add(time.Duration(float64(i) / rate * float64(time.Second)))
-			}
-			for !stop.Load() {
-				var t0 time.Time
-				if rate > 0 {
-					if next.After(end) {
-						return
-					}
-					if w := time.Until(next); w > 0 {
-						time.Sleep(w)
-					}
-					t0 = next
-					next = next.Add(interval)
-				} else {
-					t0 = time.Now()
-					if t0.After(end) {
-						return
-					}
-				}
-				status, _, err := conns[i].do(req)
-				t1 := time.Now()
-				if err != nil {
-					conns[i].Close()
-					if nc, derr := t.dial(ctx, t.tlsConfig()); derr == nil {
-						conns[i] = nc
-					} else {
-						stop.Store(true)
-					}
-					if err == errClosed && status/100 == 2 {
-						err = nil
-					}
-				}
-				if t1.Before(start) || t1.After(end) {
-					continue
-				}
-				switch {
-				case err != nil:
-					tl.errors++
-					if tl.firstErr == "" {
-						tl.firstErr = err.Error()
-					}
-				case status/100 != 2:
-					tl.errors++
-					if tl.firstErr == "" {
-						tl.firstErr = "HTTP " + itoa(status) + ": " + truncate(conns[i].body)
-					}
-				default:
-					tl.lat = append(tl.lat, t1.Sub(t0))
-				}
-			}
+			lr.worker(ctx, i, &conns[i], &tallies[i])
 		})
 	}
 	wg.Wait()
 	<-windowDone
-	var all []time.Duration
+	return summarize(tallies, rate, d)
+}
+
+// loadRun is one load phase shared by its workers.
+type loadRun struct {
+	t          *Target
+	req        []byte
+	rate       float64
+	conns      int
+	start, end time.Time
+	stop       atomic.Bool
+}
+
+// window calls f when the measured window opens and closes, and stops the
+// workers if ctx ends.
+func (lr *loadRun) window(ctx context.Context, f func(open bool)) {
+	for _, at := range []struct {
+		t    time.Time
+		open bool
+	}{{lr.start, true}, {lr.end, false}} {
+		select {
+		case <-ctx.Done():
+			lr.stop.Store(true)
+			return
+		case <-time.After(time.Until(at.t)):
+		}
+		if f != nil {
+			f(at.open)
+		}
+	}
+}
+
+// worker is connection i's loop; it redials after a transport error.
+func (lr *loadRun) worker(ctx context.Context, i int, c **conn, tl *tally) {
+	tl.lat = make([]time.Duration, 0, 4096)
+	tl.sec = make([]int32, 0, 4096)
+	var next time.Time
+	var interval time.Duration
+	if lr.rate > 0 {
+		interval = time.Duration(float64(lr.conns) / lr.rate * float64(time.Second))
+		next = time.Now().Add(time.Duration(float64(i) / lr.rate * float64(time.Second)))
+	}
+	for !lr.stop.Load() {
+		var t0 time.Time
+		if lr.rate > 0 {
+			if next.After(lr.end) {
+				return
+			}
+			if w := time.Until(next); w > 0 {
+				time.Sleep(w)
+			}
+			t0, next = next, next.Add(interval)
+		} else if t0 = time.Now(); t0.After(lr.end) {
+			return
+		}
+		ts := time.Now()
+		status, _, err := (*c).do(lr.req)
+		t1 := time.Now()
+		if err != nil {
+			(*c).Close()
+			if nc, derr := lr.t.dial(ctx, lr.t.tlsConfig()); derr == nil {
+				*c = nc
+			} else {
+				lr.stop.Store(true)
+			}
+			if err == errClosed && status/100 == 2 {
+				err = nil
+			}
+		}
+		if t1.Before(lr.start) || t1.After(lr.end) {
+			continue
+		}
+		switch {
+		case err != nil:
+			tl.fail(err.Error())
+		case status/100 != 2:
+			tl.fail("HTTP " + itoa(status) + ": " + truncate((*c).body))
+		default:
+			tl.lat = append(tl.lat, t1.Sub(t0))
+			tl.sec = append(tl.sec, int32(t1.Sub(lr.start)/time.Second))
+			if lr.rate > 0 {
+				tl.sent = append(tl.sent, t1.Sub(ts))
+			}
+		}
+	}
+}
+
+func (tl *tally) fail(msg string) {
+	tl.errors++
+	if tl.firstErr == "" {
+		tl.firstErr = msg
+	}
+}
+
+// summarize merges the workers' tallies of a window of d.
+func summarize(tallies []tally, rate float64, d time.Duration) Phase {
+	var all, sent []time.Duration
+	bySec := map[int32][]time.Duration{}
 	p := Phase{TargetOpsPerSec: rate, WallSec: d.Seconds()}
 	for _, tl := range tallies {
 		all = append(all, tl.lat...)
+		sent = append(sent, tl.sent...)
+		for j, s := range tl.sec {
+			bySec[s] = append(bySec[s], tl.lat[j])
+		}
 		p.Errors += tl.errors
 		if p.FirstError == "" {
 			p.FirstError = tl.firstErr
@@ -147,6 +189,21 @@ func runLoad(ctx context.Context, t *Target, conns []*conn, req []byte, warmup, 
 	p.N = len(all)
 	p.OpsPerSec = float64(p.N) / d.Seconds()
 	p.P50Ms, p.P90Ms, p.P99Ms = pct(all, 0.50), pct(all, 0.90), pct(all, 0.99)
+	if len(sent) > 0 {
+		slices.Sort(sent)
+		p.P99FromSendMs = pct(sent, 0.99)
+	}
+	var p99s []float64
+	for _, l := range bySec {
+		if len(l) >= 10 {
+			slices.Sort(l)
+			p99s = append(p99s, pct(l, 0.99))
+		}
+	}
+	if len(p99s) > 0 {
+		slices.Sort(p99s)
+		p.P99WindowMedianMs = p99s[len(p99s)/2]
+	}
 	if len(all) > 0 {
 		p.MaxMs = ms(all[len(all)-1])
 	}

@@ -55,6 +55,11 @@ var layerRules = []struct{ prefix, layer string }{
 	{"github.com/mhsm/mhsm/internal/barrier.", "barrier"},
 	{"encoding/json.", "json"},
 	{"github.com/mhsm/mhsm/internal/hsm.", "hsm service"},
+	{"github.com/mhsm/mhsm/internal/mgmt.", "management plane"},
+	{"github.com/mhsm/mhsm/internal/directory.", "directory (groups)"},
+	{"github.com/mhsm/mhsm/internal/throttle.", "pipeline (httpapi)"},
+	{"github.com/prometheus/", "metrics"},
+	{"github.com/mhsm/mhsm/internal/ops.", "metrics"},
 	{"github.com/mhsm/mhsm/internal/httpapi.", "pipeline (httpapi)"},
 	{"github.com/google/uuid.", "pipeline (httpapi)"},
 	{"crypto/tls.", "tls"},
@@ -62,9 +67,25 @@ var layerRules = []struct{ prefix, layer string }{
 	{"runtime.gcBgMarkWorker", "gc (background)"},
 }
 
+// auditFrames mark a sample as audit wherever it sits in the stack: the
+// edge's recorder, the audit package and what they call (encoding, the
+// resource id lookup, write, fsync).
+var auditFrames = []string{
+	"github.com/mhsm/mhsm/internal/audit.",
+	"github.com/mhsm/mhsm/internal/httpapi.(*auditor)",
+	"github.com/mhsm/mhsm/internal/app.(*resourceIDs)",
+}
+
 // categorize returns the layer of a stack given leaf first. json is split
 // by its caller: store records (hsm) or the request/response (httpapi).
 func categorize(stack []string) string {
+	for _, fn := range stack {
+		for _, a := range auditFrames {
+			if strings.HasPrefix(fn, a) {
+				return "audit"
+			}
+		}
+	}
 	sawSyscall := false
 	for i, fn := range stack {
 		if strings.HasPrefix(fn, "syscall.") || strings.HasPrefix(fn, "internal/poll.") || strings.HasPrefix(fn, "internal/runtime/syscall") {
@@ -86,6 +107,9 @@ func categorize(stack []string) string {
 					}
 					if strings.HasPrefix(up, "github.com/mhsm/mhsm/internal/token.") {
 						return "token verification"
+					}
+					if strings.HasPrefix(up, "github.com/mhsm/mhsm/internal/mgmt.") {
+						return "management plane"
 					}
 					if strings.HasPrefix(up, "github.com/mhsm/mhsm/internal/httpapi.") {
 						return "json (request/response)"
@@ -175,113 +199,115 @@ func parseProfile(gz []byte) (*profile, error) {
 	if err != nil {
 		return nil, err
 	}
-	type rawSample struct {
-		locs   []uint64
-		values []int64
-		labels [][2]int64 // key, str
+	r := &rawProfile{locFuncs: map[uint64][]uint64{}, funcNames: map[uint64]int64{}}
+	if err := eachField(raw, r.field); err != nil {
+		return nil, err
 	}
-	var (
-		strs      []string
-		samples   []rawSample
-		locFuncs  = map[uint64][]uint64{} // location → function ids, leaf first
-		funcNames = map[uint64]int64{}    // function → name string index
-		valueIdx  = -1
-		types     [][2]int64 // sample_type: type, unit
-	)
-	err = eachField(raw, func(f int, wt int, v uint64, b []byte) error {
+	return r.resolve()
+}
+
+// rawProfile is profile.proto as decoded, before ids and string indexes
+// are resolved.
+type rawProfile struct {
+	strs      []string
+	types     [][2]int64 // sample_type: type, unit (string indexes)
+	samples   []rawSample
+	locFuncs  map[uint64][]uint64 // location → function ids, leaf first
+	funcNames map[uint64]int64    // function → name string index
+}
+
+type rawSample struct {
+	locs   []uint64
+	values []int64
+	labels [][2]int64 // key, str (string indexes)
+}
+
+// field decodes one top-level field of a Profile message.
+func (r *rawProfile) field(f, _ int, _ uint64, b []byte) error {
+	switch f {
+	case 1: // sample_type
+		t, u, err := pair(b, 1, 2)
+		r.types = append(r.types, [2]int64{t, u})
+		return err
+	case 2:
+		return r.sample(b)
+	case 4:
+		return r.location(b)
+	case 5: // function
+		id, name, err := pair(b, 1, 2)
+		r.funcNames[uint64(id)] = name
+		return err
+	case 6:
+		r.strs = append(r.strs, string(b))
+	}
+	return nil
+}
+
+func (r *rawProfile) sample(b []byte) error {
+	var s rawSample
+	err := eachField(b, func(f, wt int, v uint64, b []byte) error {
 		switch f {
-		case 1: // sample_type
-			var typ, unit int64
-			if err := eachField(b, func(f, _ int, v uint64, _ []byte) error {
-				if f == 1 {
-					typ = int64(v)
-				} else if f == 2 {
-					unit = int64(v)
-				}
-				return nil
-			}); err != nil {
-				return err
+		case 1:
+			s.locs = appendPacked(s.locs, wt, v, b)
+		case 2:
+			for _, x := range appendPacked(nil, wt, v, b) {
+				s.values = append(s.values, int64(x))
 			}
-			types = append(types, [2]int64{typ, unit})
-		case 2: // sample
-			var s rawSample
-			if err := eachField(b, func(f, wt int, v uint64, b []byte) error {
-				switch f {
-				case 1:
-					s.locs = appendPacked(s.locs, wt, v, b)
-				case 2:
-					for _, x := range appendPacked(nil, wt, v, b) {
-						s.values = append(s.values, int64(x))
-					}
-				case 3:
-					var k, str int64
-					if err := eachField(b, func(f, _ int, v uint64, _ []byte) error {
-						if f == 1 {
-							k = int64(v)
-						} else if f == 2 {
-							str = int64(v)
-						}
-						return nil
-					}); err != nil {
-						return err
-					}
-					s.labels = append(s.labels, [2]int64{k, str})
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
-			samples = append(samples, s)
-		case 4: // location
-			var id uint64
-			var fns []uint64
-			if err := eachField(b, func(f, _ int, v uint64, b []byte) error {
-				switch f {
-				case 1:
-					id = v
-				case 4: // line
-					return eachField(b, func(f, _ int, v uint64, _ []byte) error {
-						if f == 1 {
-							fns = append(fns, v)
-						}
-						return nil
-					})
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
-			locFuncs[id] = fns
-		case 5: // function
-			var id uint64
-			var name int64
-			if err := eachField(b, func(f, _ int, v uint64, _ []byte) error {
-				if f == 1 {
-					id = v
-				} else if f == 2 {
-					name = int64(v)
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
-			funcNames[id] = name
-		case 6:
-			strs = append(strs, string(b))
+		case 3:
+			k, str, err := pair(b, 1, 2)
+			s.labels = append(s.labels, [2]int64{k, str})
+			return err
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	str := func(i int64) string {
-		if i < 0 || int(i) >= len(strs) {
-			return ""
+	r.samples = append(r.samples, s)
+	return err
+}
+
+func (r *rawProfile) location(b []byte) error {
+	var id uint64
+	var fns []uint64
+	err := eachField(b, func(f, _ int, v uint64, b []byte) error {
+		switch f {
+		case 1:
+			id = v
+		case 4: // line
+			fid, _, err := pair(b, 1, 0)
+			fns = append(fns, uint64(fid))
+			return err
 		}
-		return strs[i]
+		return nil
+	})
+	r.locFuncs[id] = fns
+	return err
+}
+
+// pair returns the varint fields fa and fb of msg (0 when absent).
+func pair(msg []byte, fa, fb int) (a, b int64, err error) {
+	err = eachField(msg, func(f, _ int, v uint64, _ []byte) error {
+		switch f {
+		case fa:
+			a = int64(v)
+		case fb:
+			b = int64(v)
+		}
+		return nil
+	})
+	return a, b, err
+}
+
+func (r *rawProfile) str(i int64) string {
+	if i < 0 || int(i) >= len(r.strs) {
+		return ""
 	}
-	for i, t := range types {
-		if str(t[1]) == "nanoseconds" {
+	return r.strs[i]
+}
+
+// resolve turns ids and string indexes into stacks of function names.
+func (r *rawProfile) resolve() (*profile, error) {
+	valueIdx := -1
+	for i, t := range r.types {
+		if r.str(t[1]) == "nanoseconds" {
 			valueIdx = i
 		}
 	}
@@ -289,19 +315,19 @@ func parseProfile(gz []byte) (*profile, error) {
 		return nil, errors.New("profile has no nanoseconds sample type")
 	}
 	p := &profile{}
-	for _, rs := range samples {
+	for _, rs := range r.samples {
 		if valueIdx >= len(rs.values) {
 			continue
 		}
 		s := sample{nanos: rs.values[valueIdx]}
 		for _, l := range rs.labels {
-			if str(l[0]) == "side" && str(l[1]) != "" {
+			if r.str(l[0]) == "side" && r.str(l[1]) != "" {
 				s.client = true
 			}
 		}
 		for _, loc := range rs.locs {
-			for _, fid := range locFuncs[loc] {
-				s.stack = append(s.stack, str(funcNames[fid]))
+			for _, fid := range r.locFuncs[loc] {
+				s.stack = append(s.stack, r.str(r.funcNames[fid]))
 			}
 		}
 		p.samples = append(p.samples, s)
