@@ -114,9 +114,22 @@ func (s *diagnosticSink) Configure(hsm string, settings []mgmt.DiagnosticSetting
 // them; unknown HSMs get audit.DefaultResourceID.
 type resourceIDs struct {
 	m sync.Map
-	// lookup asks the management plane (set once it exists).
+	// lookup asks the management plane (set once it exists); its answers
+	// are cached for resourceIDTTL, since reading and decoding the resource
+	// for every record cost ~14 µs per request (docs/performance.md). An
+	// HSM only changes resource group by being deleted, purged and created
+	// again, so a record written within the TTL of that may name the old
+	// group; the HSM name in the id is always right.
 	lookup atomic.Pointer[func(string) (string, bool)]
+	cache  sync.Map // hsm → cachedID
 }
+
+type cachedID struct {
+	id string
+	at time.Time
+}
+
+const resourceIDTTL = 5 * time.Second
 
 func (r *resourceIDs) set(hsm, id string) { r.m.Store(hsm, id) }
 
@@ -124,7 +137,11 @@ func (r *resourceIDs) set(hsm, id string) { r.m.Store(hsm, id) }
 // id a diagnostic setting reported, else a placeholder.
 func (r *resourceIDs) get(hsm string) string {
 	if f := r.lookup.Load(); f != nil {
+		if c, ok := r.cache.Load(hsm); ok && time.Since(c.(cachedID).at) < resourceIDTTL {
+			return c.(cachedID).id
+		}
 		if id, ok := (*f)(hsm); ok {
+			r.cache.Store(hsm, cachedID{id: id, at: time.Now()})
 			return id
 		}
 	}
