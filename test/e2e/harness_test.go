@@ -7,16 +7,13 @@ package e2e
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -28,32 +25,22 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
-	"github.com/mhsm/mhsm/internal/app"
 	"github.com/mhsm/mhsm/internal/config"
+	"github.com/mhsm/mhsm/internal/testserver"
 )
 
 // devJSON is <data-dir>/dev.json.
-type devJSON struct {
-	TenantID      string `json:"tenantId"`
-	AuthorityHost string `json:"authorityHost"`
-	ClientID      string `json:"clientId"`
-	ClientSecret  string `json:"clientSecret"`
-	HSMURL        string `json:"hsmUrl"`
-	ManagementURL string `json:"managementUrl"`
-	CAFile        string `json:"caFile"`
-}
+type devJSON = testserver.Dev
 
-// server is one running mhsm.
+// server is one running mhsm (internal/testserver), with the fields the
+// tests here read.
 type server struct {
+	*testserver.Server
 	dataDir string
 	addr    string // bound listen address, host:port
 	port    string
 	dev     devJSON
 	pool    *x509.CertPool
-
-	a      *app.App
-	cancel context.CancelFunc
-	done   chan error
 }
 
 // startServer starts mhsm in dev mode on addr ("127.0.0.1:0" for any port)
@@ -63,66 +50,17 @@ func startServer(dataDir, addr string) (*server, error) {
 	cfg.Addr = addr
 	cfg.DataDir = dataDir
 	cfg.Dev = true
-	// A stale dev.json (from a previous run on this dir) must not be mistaken
-	// for this run's.
-	devPath := filepath.Join(dataDir, "dev.json")
-	if err := os.Remove(devPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+	ts, err := testserver.StartConfig(cfg)
+	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg)
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("app.New: %w", err)
-	}
-	s := &server{dataDir: dataDir, addr: a.Addr().String(), a: a, cancel: cancel, done: make(chan error, 1)}
+	s := &server{Server: ts, dataDir: dataDir, addr: ts.Addr, dev: ts.Dev, pool: ts.Pool}
 	_, s.port, _ = net.SplitHostPort(s.addr)
-	go func() { s.done <- a.Serve(ctx) }()
-
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		b, err := os.ReadFile(devPath)
-		if err == nil && json.Unmarshal(b, &s.dev) == nil && s.dev.ClientSecret != "" {
-			break
-		}
-		select {
-		case err := <-s.done:
-			s.stop()
-			return nil, fmt.Errorf("server exited before writing dev.json: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return nil, errors.New("timed out waiting for dev.json")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	pem, err := os.ReadFile(s.dev.CAFile)
-	if err != nil {
-		s.stop()
-		return nil, fmt.Errorf("read caFile: %w", err)
-	}
-	s.pool = x509.NewCertPool()
-	if !s.pool.AppendCertsFromPEM(pem) {
-		s.stop()
-		return nil, errors.New("caFile holds no certificate")
-	}
 	return s, nil
 }
 
-// stop closes the server and waits for Serve to return.
-func (s *server) stop() {
-	if s.a == nil {
-		return
-	}
-	s.cancel()
-	_ = s.a.Close()
-	select {
-	case <-s.done:
-	case <-time.After(15 * time.Second):
-	}
-	s.a = nil
-}
+// stop closes the server and waits for it.
+func (s *server) stop() { s.Stop() }
 
 // host returns "<sub>.mhsm.localhost:<port>".
 func (s *server) host(sub string) string { return sub + ".mhsm.localhost:" + s.port }
@@ -156,15 +94,7 @@ func (t transport) Do(req *http.Request) (*http.Response, error) {
 // httpClient is a plain client that trusts the dev CA and dials the server
 // whatever the host name.
 func (s *server) httpClient() *http.Client {
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	addr := s.addr
-	return &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: s.pool, MinVersion: tls.VersionTLS12},
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, network, addr)
-		},
-		ForceAttemptHTTP2: true,
-	}}
+	return &http.Client{Timeout: 60 * time.Second, Transport: s.Transport()}
 }
 
 func (s *server) clientOptions() azcore.ClientOptions {
