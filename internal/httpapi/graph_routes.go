@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"strings"
 
@@ -366,25 +367,20 @@ func (s *Server) memberTarget(g *graphReq) (string, error) {
 	return "", graphNotFound()
 }
 
-func (s *Server) memberOf(g *graphReq) (int, any, error) {
-	oid, err := s.memberTarget(g)
-	if err != nil {
-		return 0, nil, err
-	}
-	ids, err := s.dir.MemberOf(g.ctx, g.tid, oid)
-	if err != nil {
-		return 0, nil, err
-	}
-	objs, err := s.dir.Objects(g.ctx, g.tid, ids)
-	return s.objectList(g, "directoryObjects", objs, err)
-}
+func (s *Server) memberOf(g *graphReq) (int, any, error) { return s.groupsOfTarget(g, s.dir.MemberOf) }
 
 func (s *Server) transitiveMemberOf(g *graphReq) (int, any, error) {
+	return s.groupsOfTarget(g, s.dir.TransitiveMemberOf)
+}
+
+// groupsOfTarget lists the groups (direct or transitive, per groups) of
+// the request's member target as directory objects.
+func (s *Server) groupsOfTarget(g *graphReq, groups func(ctx context.Context, tid, oid string) ([]string, error)) (int, any, error) {
 	oid, err := s.memberTarget(g)
 	if err != nil {
 		return 0, nil, err
 	}
-	ids, err := s.dir.TransitiveMemberOf(g.ctx, g.tid, oid)
+	ids, err := groups(g.ctx, g.tid, oid)
 	if err != nil {
 		return 0, nil, err
 	}
