@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.."
 
 CONNS=${CONNS:-64}
 DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-5}
 PROFILE_DURATION=${PROFILE_DURATION:-5s}
 BENCHTIME=${BENCHTIME:-1s}
 DOC=docs/performance.md
@@ -26,7 +27,7 @@ go build -o "$work/mhsm" ./cmd/mhsm
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== mhsm bench (load average $load_before)" >&2
-bench_args=(bench --self --audit-compare -c "$CONNS" -d "$DURATION")
+bench_args=(bench --self --audit-compare -c "$CONNS" -d "$DURATION" --rounds "$ROUNDS")
 "$work/mhsm" "${bench_args[@]}" --json "$work/bench.json" --markdown "$work/bench.md" | tee "$work/bench.txt"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -62,7 +63,7 @@ rbac_check=$(awk '
   echo
   echo "## Latest run"
   echo
-  echo "Command: \`scripts/bench.sh\` (CONNS=$CONNS DURATION=$DURATION), i.e."
+  echo "Command: \`scripts/bench.sh\` (CONNS=$CONNS DURATION=$DURATION ROUNDS=$ROUNDS), i.e."
   echo
   echo '```'
   echo "mhsm ${bench_args[*]}"

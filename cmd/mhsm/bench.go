@@ -21,7 +21,7 @@ type benchOptions struct {
 	devJSON, url, caFile, token, connect string
 	tenant, clientID, secret, authority  string
 	ops, jsonOut, mdOut, cpuProfile      string
-	conns                                int
+	conns, rounds                        int
 	duration, warmup                     time.Duration
 	noRaw, noHalf                        bool
 }
@@ -67,7 +67,8 @@ use and reused afterwards.`,
 	f.StringVar(&o.connect, "connect", "", "host:port to dial instead of resolving the URL's host (*.localhost dials 127.0.0.1)")
 	f.IntVarP(&o.conns, "conns", "c", 64, "keep-alive connections")
 	f.DurationVarP(&o.duration, "duration", "d", 10*time.Second, "measured time per operation and phase")
-	f.DurationVar(&o.warmup, "warmup", 0, "unmeasured time before each phase (default min(1s, d/4))")
+	f.IntVar(&o.rounds, "rounds", 1, "split each operation's raw, full-stack and audit-off phases into this many interleaved slices (steadier ratios on a shared machine)")
+	f.DurationVar(&o.warmup, "warmup", 0, "unmeasured time before each slice (default min(1s, d/rounds/4))")
 	f.StringVar(&o.ops, "ops", "all", "comma-separated operations: "+opNames())
 	f.StringVar(&o.jsonOut, "json", "", "write the report as JSON to this file")
 	f.StringVar(&o.mdOut, "markdown", "", "write the report as Markdown to this file")
@@ -135,7 +136,7 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 			return err
 		}
 	}
-	rep, err := bench.Run(ctx, bench.Config{Target: target, Ops: ops, Conns: o.conns, Duration: o.duration, Warmup: o.warmup,
+	rep, err := bench.Run(ctx, bench.Config{Target: target, Ops: ops, Conns: o.conns, Duration: o.duration, Rounds: o.rounds, Warmup: o.warmup,
 		NoRaw: o.noRaw, NoHalf: o.noHalf, AuditOff: auditOff, Profile: o.cpuProfile != "", ProfileDir: o.cpuProfile, Log: cmd.ErrOrStderr()})
 	if err != nil {
 		return err

@@ -37,8 +37,14 @@ type Config struct {
 	Conns int
 	// Duration is the measured time per operation and phase. Default 10s.
 	Duration time.Duration
-	// Warmup precedes every load phase and is not counted. Default
-	// min(1s, Duration/4).
+	// Rounds splits each operation's raw, full-stack and audit-off phases
+	// into Rounds slices of Duration/Rounds, run interleaved (raw, full,
+	// audit off, raw, full, …), so that background load that comes and
+	// goes on a shared machine hits both sides of each ratio alike.
+	// Default 1.
+	Rounds int
+	// Warmup precedes every load slice and is not counted. Default
+	// min(1s, Duration/Rounds/4).
 	Warmup time.Duration
 	// NoRaw skips the in-process library ceiling.
 	NoRaw bool
@@ -85,6 +91,7 @@ type Report struct {
 	Target      string   `json:"target"`
 	Conns       int      `json:"conns"`
 	DurationSec float64  `json:"durationSec"`
+	Rounds      int      `json:"rounds"`
 	Results     []Result `json:"results"`
 	Goals       []Goal   `json:"goals"`
 }
@@ -119,8 +126,11 @@ func (c *Config) defaults() {
 	if c.Duration <= 0 {
 		c.Duration = 10 * time.Second
 	}
+	if c.Rounds <= 0 {
+		c.Rounds = 1
+	}
 	if c.Warmup <= 0 {
-		c.Warmup = min(time.Second, c.Duration/4)
+		c.Warmup = min(time.Second, c.Duration/time.Duration(c.Rounds)/4)
 	}
 	if c.Log == nil {
 		c.Log = io.Discard
@@ -135,7 +145,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg.defaults()
 	t := cfg.Target
 	rep := &Report{Started: time.Now().UTC().Format(time.RFC3339), Machine: ThisMachine(), Target: t.HSMURL.String(),
-		Conns: cfg.Conns, DurationSec: cfg.Duration.Seconds()}
+		Conns: cfg.Conns, DurationSec: cfg.Duration.Seconds(), Rounds: cfg.Rounds}
 	ps, err := prepareAll(ctx, t, cfg.Ops)
 	if err != nil {
 		return nil, err
@@ -150,31 +160,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		r := Result{Op: p.op.Name, Label: p.op.Label}
-		if p.op.raw != nil && !cfg.NoRaw {
-			fmt.Fprintf(cfg.Log, "%-20s raw ceiling, %d goroutines, %s\n", p.op.Name, runtime.GOMAXPROCS(0), cfg.Duration)
-			if r.RawOpsPerSec, err = runRaw(ctx, p.op.raw, cfg.Duration); err != nil {
-				return nil, fmt.Errorf("%s raw: %w", p.op.Name, err)
-			}
+		var po *prepared
+		if off != nil {
+			po = &off[i]
 		}
-		if err := runServer(ctx, cfg, p, &r); err != nil {
+		r, err := runOperation(ctx, cfg, p, po)
+		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p.op.Name, err)
 		}
-		if r.RawOpsPerSec > 0 {
-			r.VsRaw = r.Full.OpsPerSec / r.RawOpsPerSec
-		}
-		if off != nil {
-			fmt.Fprintf(cfg.Log, "%-20s full stack, audit off, %d connections, %s\n", r.Op, cfg.Conns, cfg.Duration)
-			ph, err := closedLoop(ctx, cfg, cfg.AuditOff, off[i], nil)
-			if err != nil {
-				return nil, fmt.Errorf("%s (audit off): %w", p.op.Name, err)
-			}
-			r.AuditOff = &ph
-			if ph.OpsPerSec > 0 {
-				r.AuditCost = 1 - r.Full.OpsPerSec/ph.OpsPerSec
-			}
-		}
-		rep.Results = append(rep.Results, r)
+		rep.Results = append(rep.Results, *r)
 		fmt.Fprintf(cfg.Log, "%-20s %9.0f ops/s  p50 %.2f  p99 %.2f ms  errors %d\n", r.Op, r.Full.OpsPerSec, r.Full.P50Ms, r.Full.P99Ms, r.Full.Errors)
 	}
 	var floor float64
@@ -190,6 +184,118 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep.Goals = evaluateGoals(rep)
 	return rep, nil
+}
+
+// runOperation measures one operation: Rounds interleaved slices of the
+// raw ceiling, the full-stack closed loop (profiled if asked) and the
+// closed loop against the audit-off server (off, if not nil); then the run
+// paced at half the full-stack throughput.
+func runOperation(ctx context.Context, cfg Config, p prepared, off *prepared) (*Result, error) {
+	r := &Result{Op: p.op.Name, Label: p.op.Label}
+	slice := cfg.Duration / time.Duration(cfg.Rounds)
+	var raw *rawOps
+	if p.op.raw != nil && !cfg.NoRaw {
+		var err error
+		if raw, err = newRawOps(p.op.raw); err != nil {
+			return nil, fmt.Errorf("raw: %w", err)
+		}
+	}
+	fmt.Fprintf(cfg.Log, "%-20s %d round(s) of %s: raw ceiling, full stack (%d connections)%s\n", p.op.Name, cfg.Rounds, slice, cfg.Conns,
+		map[bool]string{true: ", audit off", false: ""}[off != nil])
+	var rawN int64
+	var rawT time.Duration
+	var full, auditOff []tally
+	var profiles [][]byte
+	for k := range cfg.Rounds {
+		if raw != nil {
+			n, el, err := raw.run(ctx, slice)
+			if err != nil {
+				return nil, fmt.Errorf("raw: %w", err)
+			}
+			rawN, rawT = rawN+n, rawT+el
+		}
+		var prof bytes.Buffer
+		var profErr error
+		var window func(open bool)
+		if cfg.Profile {
+			window = func(open bool) {
+				if open {
+					profErr = pprof.StartCPUProfile(&prof)
+				} else if profErr == nil {
+					pprof.StopCPUProfile()
+				}
+			}
+		}
+		ts, err := closedLoop(ctx, cfg, cfg.Target, p, slice, window)
+		if err != nil {
+			return nil, err
+		}
+		if profErr != nil {
+			return nil, fmt.Errorf("cpu profile: %w", profErr)
+		}
+		profiles = append(profiles, prof.Bytes())
+		full = append(full, shiftSeconds(ts, k)...)
+		if off != nil {
+			ts, err := closedLoop(ctx, cfg, cfg.AuditOff, *off, slice, nil)
+			if err != nil {
+				return nil, fmt.Errorf("audit off: %w", err)
+			}
+			auditOff = append(auditOff, shiftSeconds(ts, k)...)
+		}
+	}
+	total := slice * time.Duration(cfg.Rounds)
+	r.Full = summarize(full, 0, total)
+	if r.Full.N == 0 {
+		return nil, errors.New("no request succeeded: " + r.Full.FirstError)
+	}
+	if rawT > 0 {
+		r.RawOpsPerSec = float64(rawN) / rawT.Seconds()
+		r.VsRaw = r.Full.OpsPerSec / r.RawOpsPerSec
+	}
+	if off != nil {
+		ph := summarize(auditOff, 0, total)
+		r.AuditOff = &ph
+		if ph.OpsPerSec > 0 {
+			r.AuditCost = 1 - r.Full.OpsPerSec/ph.OpsPerSec
+		}
+	}
+	if cfg.Profile {
+		if err := keepProfiles(cfg, r, profiles); err != nil {
+			return nil, err
+		}
+	}
+	if !cfg.NoHalf {
+		if err := runHalf(ctx, cfg, p, r); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// shiftSeconds moves round k's per-second indexes past the earlier rounds'
+// so that per-second figures never mix two rounds.
+func shiftSeconds(ts []tally, k int) []tally {
+	for i := range ts {
+		for j := range ts[i].sec {
+			ts[i].sec[j] += int32(k * 100000)
+		}
+	}
+	return ts
+}
+
+// keepProfiles writes the operation's profile (the first round's, if
+// asked) and analyzes all rounds' profiles together.
+func keepProfiles(cfg Config, r *Result, profiles [][]byte) error {
+	if cfg.ProfileDir != "" {
+		if err := os.WriteFile(filepath.Join(cfg.ProfileDir, r.Op+".pprof"), profiles[0], 0o644); err != nil {
+			return err
+		}
+	}
+	var err error
+	if r.Profile, err = analyze(profiles, r.Full.N+r.Full.Errors, r.Full.WallSec, runtime.GOMAXPROCS(0)); err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	return nil
 }
 
 // prepared is an operation ready to send to one server.
@@ -253,62 +359,24 @@ func closeAll(conns []*conn) {
 	}
 }
 
-// closedLoop runs one closed-loop phase of p against t on fresh
+// closedLoop runs one closed-loop slice of d of p against t on fresh
 // connections.
-func closedLoop(ctx context.Context, cfg Config, t *Target, p prepared, window func(bool)) (Phase, error) {
+func closedLoop(ctx context.Context, cfg Config, t *Target, p prepared, d time.Duration, window func(bool)) ([]tally, error) {
 	tok, err := t.Token(ctx)
 	if err != nil {
-		return Phase{}, err
+		return nil, err
 	}
 	conns, err := dialAll(ctx, t, cfg.Conns)
 	if err != nil {
-		return Phase{}, err
+		return nil, err
 	}
 	defer closeAll(conns)
-	return runLoad(ctx, t, conns, t.request(p.method, p.path, tok, p.body), cfg.Warmup, cfg.Duration, 0, window), nil
+	return runLoad(ctx, t, conns, t.request(p.method, p.path, tok, p.body), cfg.Warmup, d, 0, window), nil
 }
 
-// runServer runs the full-stack phases of one operation against
-// cfg.Target: the closed loop (profiled if asked), then the run paced at
-// half its throughput.
-func runServer(ctx context.Context, cfg Config, p prepared, r *Result) error {
+// runHalf runs p paced at half of r.Full's throughput for Duration.
+func runHalf(ctx context.Context, cfg Config, p prepared, r *Result) error {
 	t := cfg.Target
-	var prof bytes.Buffer
-	var profErr error
-	var window func(open bool)
-	if cfg.Profile {
-		window = func(open bool) {
-			if open {
-				profErr = pprof.StartCPUProfile(&prof)
-			} else if profErr == nil {
-				pprof.StopCPUProfile()
-			}
-		}
-	}
-	fmt.Fprintf(cfg.Log, "%-20s full stack, %d connections, %s\n", r.Op, cfg.Conns, cfg.Duration)
-	var err error
-	if r.Full, err = closedLoop(ctx, cfg, t, p, window); err != nil {
-		return err
-	}
-	if cfg.Profile {
-		if profErr != nil {
-			return fmt.Errorf("cpu profile: %w", profErr)
-		}
-		if cfg.ProfileDir != "" {
-			if err := os.WriteFile(filepath.Join(cfg.ProfileDir, r.Op+".pprof"), prof.Bytes(), 0o644); err != nil {
-				return err
-			}
-		}
-		if r.Profile, err = analyze(prof.Bytes(), r.Full.N+r.Full.Errors, r.Full.WallSec, runtime.GOMAXPROCS(0)); err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
-		}
-	}
-	if r.Full.N == 0 {
-		return errors.New("no request succeeded: " + r.Full.FirstError)
-	}
-	if cfg.NoHalf {
-		return nil
-	}
 	tok, err := t.Token(ctx)
 	if err != nil {
 		return err
@@ -320,7 +388,7 @@ func runServer(ctx context.Context, cfg Config, p prepared, r *Result) error {
 	defer closeAll(conns)
 	rate := r.Full.OpsPerSec / 2
 	fmt.Fprintf(cfg.Log, "%-20s paced at %.0f ops/s (50 %%), %s\n", r.Op, rate, cfg.Duration)
-	h := runLoad(ctx, t, conns, t.request(p.method, p.path, tok, p.body), cfg.Warmup, cfg.Duration, rate, nil)
+	h := summarize(runLoad(ctx, t, conns, t.request(p.method, p.path, tok, p.body), cfg.Warmup, cfg.Duration, rate, nil), rate, cfg.Duration)
 	r.Half = &h
 	return nil
 }

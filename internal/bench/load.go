@@ -55,7 +55,7 @@ type tally struct {
 //
 // window, if not nil, is called when the measured window opens (true) and
 // closes (false), e.g. to profile exactly the window.
-func runLoad(ctx context.Context, t *Target, conns []*conn, req []byte, warmup, d time.Duration, rate float64, window func(open bool)) Phase {
+func runLoad(ctx context.Context, t *Target, conns []*conn, req []byte, warmup, d time.Duration, rate float64, window func(open bool)) []tally {
 	lr := &loadRun{t: t, req: req, rate: rate, conns: len(conns)}
 	lr.start = time.Now().Add(warmup)
 	lr.end = lr.start.Add(d)
@@ -75,7 +75,7 @@ func runLoad(ctx context.Context, t *Target, conns []*conn, req []byte, warmup, 
 	}
 	wg.Wait()
 	<-windowDone
-	return summarize(tallies, rate, d)
+	return tallies
 }
 
 // loadRun is one load phase shared by its workers.
@@ -169,7 +169,7 @@ func (tl *tally) fail(msg string) {
 	}
 }
 
-// summarize merges the workers' tallies of a window of d.
+// summarize merges the workers' tallies of windows totalling d.
 func summarize(tallies []tally, rate float64, d time.Duration) Phase {
 	var all, sent []time.Duration
 	bySec := map[int32][]time.Duration{}
@@ -234,52 +234,64 @@ func itoa(n int) string {
 	return string(b[i:])
 }
 
-// runRaw runs op on GOMAXPROCS goroutines for d and returns ops/s.
-func runRaw(ctx context.Context, newOp func() (func() error, error), d time.Duration) (float64, error) {
+// rawOps is an operation's ceiling workload: one op per GOMAXPROCS
+// goroutine, and how many ops to run between clock reads.
+type rawOps struct {
+	ops   []func() error
+	batch int
+}
+
+// newRawOps builds (and warms up) one op per GOMAXPROCS goroutine.
+func newRawOps(newOp func() (func() error, error)) (*rawOps, error) {
 	n := runtime.GOMAXPROCS(0)
-	ops := make([]func() error, n)
-	for i := range ops {
+	r := &rawOps{ops: make([]func() error, n), batch: 1}
+	for i := range r.ops {
 		op, err := newOp()
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		ops[i] = op
+		r.ops[i] = op
 	}
 	t0 := time.Now()
-	for _, op := range ops { // warm up, and time one op
+	for _, op := range r.ops {
 		if err := op(); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
-	batch := 1 // ops between clock reads: 1 for slow ops, more for µs ones
 	if per := time.Since(t0) / time.Duration(n); per < 50*time.Microsecond {
-		batch = 32
+		r.batch = 32 // µs operations: read the clock less often
 	}
+	return r, nil
+}
+
+// run runs the ops concurrently for d and returns how many completed and
+// the time they took.
+func (r *rawOps) run(ctx context.Context, d time.Duration) (int64, time.Duration, error) {
 	var total atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	start := time.Now()
 	end := start.Add(d)
-	for i := range ops {
+	for i := range r.ops {
 		wg.Add(1)
 		go pprof.Do(ctx, pprof.Labels("side", "raw"), func(context.Context) {
 			defer wg.Done()
 			var c int64
 			for time.Now().Before(end) && ctx.Err() == nil {
-				for range batch {
-					if err := ops[i](); err != nil {
+				for range r.batch {
+					if err := r.ops[i](); err != nil {
 						firstErr.CompareAndSwap(nil, err)
 						return
 					}
 				}
-				c += int64(batch)
+				c += int64(r.batch)
 			}
 			total.Add(c)
 		})
 	}
 	wg.Wait()
 	if err, _ := firstErr.Load().(error); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return float64(total.Load()) / time.Since(start).Seconds(), nil
+	return total.Load(), time.Since(start), nil
 }

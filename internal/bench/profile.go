@@ -125,12 +125,16 @@ func categorize(stack []string) string {
 	return "runtime (scheduler, netpoll, gc assist)"
 }
 
-// analyze turns a CPU profile into a Breakdown for n completed requests
+// analyze turns CPU profiles into a Breakdown for n completed requests
 // over wallSec seconds on cores CPUs.
-func analyze(pprofGz []byte, n int, wallSec float64, cores int) (*Breakdown, error) {
-	p, err := parseProfile(pprofGz)
-	if err != nil {
-		return nil, err
+func analyze(profiles [][]byte, n int, wallSec float64, cores int) (*Breakdown, error) {
+	p := &profile{}
+	for _, gz := range profiles {
+		q, err := parseProfile(gz)
+		if err != nil {
+			return nil, err
+		}
+		p.samples = append(p.samples, q.samples...)
 	}
 	if n == 0 {
 		return nil, errors.New("no completed requests")

@@ -166,8 +166,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 // the profile breakdowns as Markdown (docs/performance.md's generated part).
 func (rep *Report) WriteMarkdown(w io.Writer) error {
 	m := rep.Machine
-	fmt.Fprintf(w, "Run %s against %s: %d connections, %s per operation and phase (closed loop; then paced at 50 %% of the measured maximum), load generator on the same cores.\n\n",
-		rep.Started, rep.Target, rep.Conns, time.Duration(rep.DurationSec*float64(time.Second)))
+	d := time.Duration(rep.DurationSec * float64(time.Second))
+	fmt.Fprintf(w, "Run %s against %s: %d connections, %s per operation and phase in %d interleaved round(s) of raw, full stack and audit off; then paced at 50 %% of the measured maximum for %s. Load generator on the same cores.\n\n",
+		rep.Started, rep.Target, rep.Conns, d, max(rep.Rounds, 1), d)
 	fmt.Fprintf(w, "Machine: %d CPUs (GOMAXPROCS %d), %s, %s, %s.\n\n", m.CPUs, m.GOMAXPROCS, m.CPUModel, m.GoVersion, m.OS)
 	fmt.Fprintln(w, "| operation | ops/s | p50 ms | p90 ms | p99 ms | errors | raw ops/s | full/raw | full/floor | p99 ms @ 50 % | median 1 s p99 @ 50 % | errors @ 50 % | audit off ops/s | audit cost |")
 	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
