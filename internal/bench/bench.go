@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 )
@@ -77,7 +78,11 @@ type Result struct {
 	AuditCost float64 `json:"auditCost,omitempty"`
 	// RawOpsPerSec is the library ceiling (0: none, e.g. key get).
 	RawOpsPerSec float64 `json:"rawOpsPerSec,omitempty"`
-	// VsRaw is Full / raw; VsFloor is Full / the floor's Full.
+	// FloorOpsPerSec is the floor measured in this operation's own rounds
+	// (operations with a floor goal only).
+	FloorOpsPerSec float64 `json:"floorOpsPerSec,omitempty"`
+	// VsRaw is Full / raw; VsFloor is Full / FloorOpsPerSec when measured,
+	// otherwise Full / the floor operation's Full.
 	VsRaw   float64    `json:"vsRaw,omitempty"`
 	VsFloor float64    `json:"vsFloor,omitempty"`
 	Profile *Breakdown `json:"profile,omitempty"`
@@ -150,6 +155,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	var floorP *prepared
+	if slices.ContainsFunc(cfg.Ops, func(o Operation) bool { return o.floorGoal }) {
+		fl, err := SelectOperations(Floor)
+		if err != nil {
+			return nil, err
+		}
+		fp, err := prepareAll(ctx, t, fl)
+		if err != nil {
+			return nil, err
+		}
+		floorP = &fp[0]
+	}
 	var off []prepared
 	if cfg.AuditOff != nil {
 		if off, err = prepareAll(ctx, cfg.AuditOff, cfg.Ops); err != nil {
@@ -164,7 +181,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if off != nil {
 			po = &off[i]
 		}
-		r, err := runOperation(ctx, cfg, p, po)
+		fp := floorP
+		if !p.op.floorGoal {
+			fp = nil
+		}
+		r, err := runOperation(ctx, cfg, p, po, fp)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p.op.Name, err)
 		}
@@ -178,8 +199,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	for i := range rep.Results {
-		if floor > 0 {
-			rep.Results[i].VsFloor = rep.Results[i].Full.OpsPerSec / floor
+		r := &rep.Results[i]
+		switch {
+		case r.FloorOpsPerSec > 0:
+			r.VsFloor = r.Full.OpsPerSec / r.FloorOpsPerSec
+		case floor > 0:
+			r.VsFloor = r.Full.OpsPerSec / floor
 		}
 	}
 	rep.Goals = evaluateGoals(rep)
@@ -187,10 +212,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 }
 
 // runOperation measures one operation: Rounds interleaved slices of the
-// raw ceiling, the full-stack closed loop (profiled if asked) and the
-// closed loop against the audit-off server (off, if not nil); then the run
-// paced at half the full-stack throughput.
-func runOperation(ctx context.Context, cfg Config, p prepared, off *prepared) (*Result, error) {
+// raw ceiling, the full-stack closed loop (profiled if asked), the floor
+// (floor, if not nil) and the closed loop against the audit-off server
+// (off, if not nil); then the run paced at half the full-stack throughput.
+func runOperation(ctx context.Context, cfg Config, p prepared, off, floor *prepared) (*Result, error) {
 	r := &Result{Op: p.op.Name, Label: p.op.Label}
 	slice := cfg.Duration / time.Duration(cfg.Rounds)
 	var raw *rawOps
@@ -200,11 +225,11 @@ func runOperation(ctx context.Context, cfg Config, p prepared, off *prepared) (*
 			return nil, fmt.Errorf("raw: %w", err)
 		}
 	}
-	fmt.Fprintf(cfg.Log, "%-20s %d round(s) of %s: raw ceiling, full stack (%d connections)%s\n", p.op.Name, cfg.Rounds, slice, cfg.Conns,
-		map[bool]string{true: ", audit off", false: ""}[off != nil])
+	fmt.Fprintf(cfg.Log, "%-20s %d round(s) of %s: raw ceiling, full stack (%d connections)%s%s\n", p.op.Name, cfg.Rounds, slice, cfg.Conns,
+		map[bool]string{true: ", floor", false: ""}[floor != nil], map[bool]string{true: ", audit off", false: ""}[off != nil])
 	var rawN int64
 	var rawT time.Duration
-	var full, auditOff []tally
+	var full, auditOff, floors []tally
 	var profiles [][]byte
 	for k := range cfg.Rounds {
 		if raw != nil {
@@ -235,6 +260,13 @@ func runOperation(ctx context.Context, cfg Config, p prepared, off *prepared) (*
 		}
 		profiles = append(profiles, prof.Bytes())
 		full = append(full, shiftSeconds(ts, k)...)
+		if floor != nil {
+			ts, err := closedLoop(ctx, cfg, cfg.Target, *floor, slice, nil)
+			if err != nil {
+				return nil, fmt.Errorf("floor: %w", err)
+			}
+			floors = append(floors, ts...)
+		}
 		if off != nil {
 			ts, err := closedLoop(ctx, cfg, cfg.AuditOff, *off, slice, nil)
 			if err != nil {
@@ -251,6 +283,9 @@ func runOperation(ctx context.Context, cfg Config, p prepared, off *prepared) (*
 	if rawT > 0 {
 		r.RawOpsPerSec = float64(rawN) / rawT.Seconds()
 		r.VsRaw = r.Full.OpsPerSec / r.RawOpsPerSec
+	}
+	if floor != nil {
+		r.FloorOpsPerSec = summarize(floors, 0, total).OpsPerSec
 	}
 	if off != nil {
 		ph := summarize(auditOff, 0, total)

@@ -183,7 +183,7 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(w, "| %s | %s | %.2f | %.2f | %.2f | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Label, opsStr(r.Full.OpsPerSec), r.Full.P50Ms, r.Full.P90Ms, r.Full.P99Ms,
 			r.Full.Errors, opsStr(r.RawOpsPerSec), ratioStr(r.VsRaw), ratioStr(r.VsFloor), half, hmed, herr, off, cost)
 	}
-	fmt.Fprintln(w, "\nraw = the same operation with Go's crypto in-process on GOMAXPROCS goroutines; floor = key get (no crypto);")
+	fmt.Fprintln(w, "\nraw = the same operation with Go's crypto in-process on GOMAXPROCS goroutines; floor = key get (no crypto), for ES256 sign and A256KW wrap measured again in their own rounds;")
 	fmt.Fprintln(w, "audit off = the same closed loop against a second in-process server with `--audit=false`; audit cost = 1 − ops/s ÷ audit-off ops/s;")
 	fmt.Fprintln(w, "@ 50 % = paced at half the measured ops/s, latency from each request's scheduled send time; the median of the per-second p99s shows whether a few stalls made the tail.")
 	fmt.Fprint(w, "\n### Goals\n\n")
