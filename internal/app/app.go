@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mhsm/mhsm/internal/audit"
@@ -135,6 +136,9 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 		}
 	}
 	a.metrics = ops.NewMetrics()
+	if cfg.ThrottleHSMRate > 0 || cfg.ThrottlePrincipalRate > 0 {
+		calibrateThrottle()
+	}
 	handler := httpapi.New(httpapi.Deps{Config: &cfg, HSMs: a.hsms, Dir: dir, Issuer: issuer, Verifier: verifier, Mgmt: a.mgmt, Audit: a.auditRecorder(),
 		Metrics: a.metrics, HSMLimit: throttle.New(cfg.ThrottleHSMRate, 2*cfg.ThrottleHSMRate),
 		PrincipalLimit: throttle.New(cfg.ThrottlePrincipalRate, 2*cfg.ThrottlePrincipalRate)})
@@ -287,3 +291,10 @@ func (p principals) PrincipalExists(ctx context.Context, tid, oid string) (bool,
 	return kind == directory.KindUser || kind == directory.KindGroup || kind == directory.KindServicePrincipal ||
 		kind == directory.KindExternal, nil
 }
+
+// calibrateThrottle scales the admission costs to this machine's CPU, once
+// per process.
+var calibrateThrottle = sync.OnceFunc(func() {
+	ms, scale := throttle.Calibrate()
+	slog.Info("throttle: costs calibrated to this CPU", "rsa2048SignMs", fmt.Sprintf("%.2f", ms), "scale", fmt.Sprintf("%.2f", scale))
+})

@@ -82,16 +82,15 @@ func sigMessage(chain string, seq uint64, prevHash, t, keyID string) []byte {
 	return b.Bytes()
 }
 
-// encodeRecord appends the chain fields to an encoded event object.
-func encodeRecord(body []byte, seq uint64, prev digest) []byte {
-	line := make([]byte, 0, len(body)+100)
-	line = append(line, body[:len(body)-1]...)
-	line = append(line, `,"seq":`...)
-	line = strconv.AppendUint(line, seq, 10)
-	line = append(line, `,"prevHash":"`...)
-	line = append(line, prev.String()...)
-	line = append(line, `"}`...)
-	return line
+// appendRecord appends to dst the line for an encoded event object: the
+// object with the chain fields added.
+func appendRecord(dst, body []byte, seq uint64, prev digest) []byte {
+	dst = append(dst, body[:len(body)-1]...)
+	dst = append(dst, `,"seq":`...)
+	dst = strconv.AppendUint(dst, seq, 10)
+	dst = append(dst, `,"prevHash":"`...)
+	dst = hex.AppendEncode(dst, prev[:])
+	return append(dst, `"}`...)
 }
 
 // encodeCheckpoint returns a signed checkpoint line.

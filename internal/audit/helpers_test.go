@@ -140,3 +140,8 @@ func memSource(t testing.TB, files map[string][]byte) *Source {
 	}
 	return srcs[0]
 }
+
+// encodeRecord returns the line for an encoded event object.
+func encodeRecord(body []byte, seq uint64, prev digest) []byte {
+	return appendRecord(nil, body, seq, prev)
+}

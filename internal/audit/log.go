@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -102,7 +103,7 @@ func upper(s string) string {
 type Log struct {
 	opts Options
 
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	writers map[string]*writer
 	closed  bool
 
@@ -214,6 +215,15 @@ func (l *Log) writer(ctx context.Context, chain string) (*writer, error) {
 }
 
 func (l *Log) writerFor(ctx context.Context, hsm string) (*writer, error) {
+	// Fast path: an open chain (every request looks its chain up twice).
+	if name := cmp.Or(hsm, ServerChain); hsm != ServerChain {
+		l.mu.RLock()
+		w, closed := l.writers[name], l.closed
+		l.mu.RUnlock()
+		if w != nil && !closed {
+			return w, nil
+		}
+	}
 	chain, err := chainOf(hsm)
 	if err != nil {
 		return nil, err
@@ -248,7 +258,7 @@ func (l *Log) Record(ctx context.Context, e *Event) error {
 	if len(body) > maxLine-256 {
 		return fmt.Errorf("audit: record of %d bytes is too large", len(body))
 	}
-	return w.submit(&op{kind: opRecord, body: body, done: make(chan error, 1)})
+	return w.submit(body, false, false)
 }
 
 // Checkpoint writes a checkpoint on hsm's chain now if any record is
@@ -258,7 +268,7 @@ func (l *Log) Checkpoint(hsm string) error {
 	if err != nil {
 		return err
 	}
-	return w.submit(&op{kind: opCheckpoint, done: make(chan error, 1)})
+	return w.submit(nil, true, false)
 }
 
 // Probe checks every open chain now (as the probe does each
@@ -272,7 +282,7 @@ func (l *Log) Probe() error {
 	l.mu.Unlock()
 	var first error
 	for _, w := range ws {
-		if err := w.submit(&op{kind: opProbe, done: make(chan error, 1)}); err != nil && first == nil {
+		if err := w.submit(nil, false, true); err != nil && first == nil {
 			first = err
 		}
 	}

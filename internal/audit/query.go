@@ -36,6 +36,26 @@ type recordWire struct {
 	} `json:"properties"`
 }
 
+// wireIdentity is Azure's identity claim object (written as a JSON string), as
+// records are read back; encode.go writes it by hand.
+type wireIdentity struct {
+	Claim struct {
+		AppID  string `json:"appid,omitempty"`
+		IDType string `json:"idtyp,omitempty"`
+		MS     struct {
+			Claims struct {
+				ObjectID string `json:"objectidentifier,omitempty"`
+				TenantID string `json:"tenantid,omitempty"`
+			} `json:"claims"`
+		} `json:"http_schemas_microsoft_com_identity"`
+		SOAP *struct {
+			Claims struct {
+				UPN string `json:"upn"`
+			} `json:"claims"`
+		} `json:"http_schemas_xmlsoap_org_ws_2005_05_identity,omitempty"`
+	} `json:"claim"`
+}
+
 // ParseRecord decodes an AuditEvent line; ok is false for checkpoints and
 // lines that are not records.
 func ParseRecord(line []byte) (Record, bool) {

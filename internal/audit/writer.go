@@ -26,12 +26,12 @@ type writer struct {
 	dir  string
 	keys *Keys
 
-	mu     sync.Mutex
-	queue  []*op
-	closed bool
-	kick   chan struct{}
-	stop   chan struct{}
-	done   chan struct{}
+	mu      sync.Mutex
+	pending []*batch // oldest first; records join the last one
+	closed  bool
+	kick    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
 
 	failure atomic.Pointer[error] // non-nil while the chain cannot write
 
@@ -57,18 +57,26 @@ type position struct {
 	Seq uint64
 }
 
-type opKind int
+// batch is what one write and fsync carry: records queued together, and
+// whether a checkpoint or a probe was asked for. Its submitters share one
+// completion (done closes, then err is the outcome for all of them), so a
+// record costs no channel of its own.
+type batch struct {
+	bodies     [][]byte
+	checkpoint bool
+	probe      bool
+	done       chan struct{}
+	err        error
+}
 
-const (
-	opRecord opKind = iota
-	opProbe
-	opCheckpoint
-)
+func newBatch() *batch { return &batch{done: make(chan struct{})} }
 
-type op struct {
-	kind opKind
-	body []byte
-	done chan error
+// finish answers every submitter of b.
+func (b *batch) finish(err error) {
+	if err != nil {
+		b.err = fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	close(b.done)
 }
 
 // maxBatch bounds the records in one write.
@@ -113,7 +121,7 @@ func openWriter(l *Log, name, dir string, keys *Keys) (*writer, error) {
 	if w.since > 0 {
 		// Records from before a crash that no checkpoint covers: they were
 		// durable (acknowledged), so sign them now.
-		w.commit([]*op{{kind: opCheckpoint, done: make(chan error, 1)}})
+		w.commit(&batch{checkpoint: true, done: make(chan struct{})})
 	}
 	go w.loop()
 	return w, nil
@@ -208,20 +216,33 @@ func tailLine(f io.ReaderAt, size int64) ([]byte, int64, error) {
 	return buf[j+1 : i], size - n + int64(i) + 1, nil
 }
 
-// submit queues o and waits until it is done.
-func (w *writer) submit(o *op) error {
+// submit adds a record (body), or a checkpoint or probe request (body nil
+// and checkpoint or probe set), to the open batch and waits until that
+// batch is durable.
+func (w *writer) submit(body []byte, checkpoint, probe bool) error {
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
 		return ErrClosed
 	}
-	w.queue = append(w.queue, o)
+	n := len(w.pending)
+	if n == 0 || len(w.pending[n-1].bodies) >= maxBatch {
+		w.pending = append(w.pending, newBatch())
+		n++
+	}
+	b := w.pending[n-1]
+	if body != nil {
+		b.bodies = append(b.bodies, body)
+	}
+	b.checkpoint = b.checkpoint || checkpoint
+	b.probe = b.probe || probe
 	w.mu.Unlock()
 	select {
 	case w.kick <- struct{}{}:
 	default:
 	}
-	return <-o.done
+	<-b.done
+	return b.err
 }
 
 // ready reports whether the chain can write.
@@ -238,19 +259,23 @@ func (w *writer) ready() error {
 	return nil
 }
 
-func (w *writer) take() []*op {
+// take removes the oldest batch (nil if none).
+func (w *writer) take() *batch {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	n := min(len(w.queue), maxBatch)
-	batch := w.queue[:n:n]
-	w.queue = w.queue[n:]
-	if len(w.queue) > 0 {
+	if len(w.pending) == 0 {
+		return nil
+	}
+	b := w.pending[0]
+	w.pending[0] = nil
+	w.pending = w.pending[1:]
+	if len(w.pending) > 0 {
 		select {
 		case w.kick <- struct{}{}:
 		default:
 		}
 	}
-	return batch
+	return b
 }
 
 func (w *writer) loop() {
@@ -260,7 +285,7 @@ func (w *writer) loop() {
 	for {
 		select {
 		case <-w.kick:
-			if b := w.take(); len(b) > 0 {
+			if b := w.take(); b != nil {
 				w.commit(b)
 			}
 		case <-t.C:
@@ -268,16 +293,14 @@ func (w *writer) loop() {
 		case <-w.stop:
 			w.mu.Lock()
 			w.closed = true
-			rest := w.queue
-			w.queue = nil
+			rest := w.pending
+			w.pending = nil
 			w.mu.Unlock()
-			for len(rest) > 0 {
-				n := min(len(rest), maxBatch)
-				w.commit(rest[:n])
-				rest = rest[n:]
+			for _, b := range rest {
+				w.commit(b)
 			}
 			if w.since > 0 {
-				w.commit([]*op{{kind: opCheckpoint, done: make(chan error, 1)}})
+				w.commit(&batch{checkpoint: true, done: make(chan struct{})})
 			}
 			_ = w.f.Close()
 			return
@@ -295,56 +318,44 @@ func (w *writer) tick() {
 		return
 	}
 	if w.since > 0 && now.Sub(w.lastCP) >= w.log.opts.CheckpointInterval {
-		w.commit([]*op{{kind: opCheckpoint, done: make(chan error, 1)}})
+		w.commit(&batch{checkpoint: true, done: make(chan struct{})})
 	}
 	if now.Sub(w.probed) >= w.log.opts.ProbeInterval {
 		_ = w.probe()
 	}
 }
 
-// commit writes the records of batch, a checkpoint when one is due, and
-// one fsync; then answers every op.
-func (w *writer) commit(batch []*op) {
-	var err error
-	defer func() {
-		for _, o := range batch {
-			if err != nil {
-				o.done <- fmt.Errorf("%w: %v", ErrUnavailable, err)
-			} else {
-				o.done <- nil
-			}
-		}
-	}()
+// commit writes the records of b, a checkpoint when one is due, and one
+// fsync; then answers every submitter.
+func (w *writer) commit(b *batch) {
 	if w.failure.Load() != nil && !w.recover() {
-		err = *w.failure.Load()
+		b.finish(*w.failure.Load())
 		return
 	}
-	if w.log.opts.SyncEachRecord {
-		for i := range batch {
-			if err = w.write(batch[i : i+1]); err != nil {
-				return
-			}
+	if !w.log.opts.SyncEachRecord {
+		b.finish(w.write(b.bodies, b.checkpoint, b.probe))
+		return
+	}
+	for i := range b.bodies {
+		if err := w.write(b.bodies[i:i+1], false, false); err != nil {
+			b.finish(err)
+			return
 		}
-		return
 	}
-	err = w.write(batch)
+	b.finish(w.write(nil, b.checkpoint, b.probe))
 }
 
-func (w *writer) write(batch []*op) error {
+// write appends the records (chained), a checkpoint if one is due or force
+// asks for one, and fsyncs; with nothing to write it probes if probe asks.
+func (w *writer) write(bodies [][]byte, force, probe bool) error {
 	now := w.log.now()
 	seq, last, since := w.seq, w.last, w.since
-	buf, force, probe := w.buf[:0], false, false
-	for _, o := range batch {
-		switch o.kind {
-		case opRecord:
-			line := encodeRecord(o.body, seq+1, last)
-			seq, last, since = seq+1, hashLine(line), since+1
-			buf = append(append(buf, line...), '\n')
-		case opCheckpoint:
-			force = true
-		case opProbe:
-			probe = true
-		}
+	buf := w.buf[:0]
+	for _, body := range bodies {
+		start := len(buf)
+		buf = appendRecord(buf, body, seq+1, last)
+		seq, last, since = seq+1, hashLine(buf[start:]), since+1
+		buf = append(buf, '\n')
 	}
 	cp := since > 0 && (force || since >= w.log.opts.CheckpointRecords || now.Sub(w.lastCP) >= w.log.opts.CheckpointInterval)
 	if cp {

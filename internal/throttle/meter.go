@@ -28,15 +28,21 @@ func Add(ctx context.Context, units float64) {
 // Units returns the cost reported so far.
 func (m *Meter) Units() float64 { return float64(m.micro.Load()) / 1000 }
 
-// BaseCost is what any request costs: TLS, HTTP, token check and JSON,
-// about 60 µs of CPU on the reference machine.
+// BaseCost is what any request costs on the reference machine: TLS, HTTP,
+// token check and JSON, about 60 µs of CPU. Base scales it.
 const BaseCost = 0.06
 
-// CryptoCost estimates the CPU cost (ms on the reference machine, see
-// docs/performance-budget) of one operation with a key of kty and size
-// (bits; EC: curve bits). private is true for private-key operations
-// (sign, decrypt, unwrap), generate for key generation.
+// CryptoCost estimates the CPU cost (ms of this machine's CPU: the
+// reference machine's cost times Scale) of one operation with a key of kty
+// and size (bits; EC: curve bits). private is true for private-key
+// operations (sign, decrypt, unwrap), generate for key generation.
 func CryptoCost(kty string, size int, private, generate bool) float64 {
+	return referenceCost(kty, size, private, generate) * Scale()
+}
+
+// referenceCost is CryptoCost on the reference machine (see
+// referenceRSA2048SignMs).
+func referenceCost(kty string, size int, private, generate bool) float64 {
 	switch kty {
 	case "RSA-HSM":
 		f := float64(size) / 2048

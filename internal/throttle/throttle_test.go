@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -61,5 +62,27 @@ func TestIdleBucketsAreCollected(t *testing.T) {
 	l.Admit("z")
 	if n := len(l.buckets); n != 1 {
 		t.Fatalf("%d buckets kept after idling, want 1", n)
+	}
+}
+
+func TestCalibrateScalesCosts(t *testing.T) {
+	defer SetScale(0)
+	ref := CryptoCost("RSA-HSM", 2048, true, false)
+	if ref != referenceRSA2048SignMs {
+		t.Fatalf("uncalibrated RSA-2048 sign cost %v, want %v", ref, referenceRSA2048SignMs)
+	}
+	ms, scale := Calibrate()
+	if ms <= 0 || scale < 0.1 || scale > 10 || Scale() != scale {
+		t.Fatalf("Calibrate = %v ms, scale %v (Scale() %v)", ms, scale, Scale())
+	}
+	if got := CryptoCost("RSA-HSM", 2048, true, false); math.Abs(got-ref*scale) > 1e-9 {
+		t.Fatalf("calibrated cost %v, want %v", got, ref*scale)
+	}
+	if got := Base(); math.Abs(got-BaseCost*scale) > 1e-12 {
+		t.Fatalf("Base() = %v, want %v", got, BaseCost*scale)
+	}
+	SetScale(1000)
+	if Scale() != 1000 {
+		t.Fatal("SetScale")
 	}
 }
