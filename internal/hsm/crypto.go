@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/mhsm/mhsm/internal/keys"
-	"github.com/mhsm/mhsm/internal/store"
 	"github.com/mhsm/mhsm/internal/throttle"
 	"github.com/mhsm/mhsm/internal/wire"
 )
@@ -29,17 +28,11 @@ const (
 // the version is enabled, op is in its key_ops, and — except for decrypt,
 // unwrapKey and verify, which keep working so that old data stays
 // readable — now is within nbf/exp.
+//
+// The records come from the record cache when it has them (readRecords);
+// the checks run here, on every call.
 func (s *Service) usable(ctx context.Context, h *HSM, name, version, op string) (string, *keys.Material, func(), error) {
-	var k *keyRecord
-	var v *versionRecord
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		if k, err = loadKey(tx, h.Name, name, false); err != nil {
-			return err
-		}
-		v, err = loadVersion(tx, h.Name, k, version)
-		return err
-	})
+	k, v, sealed, err := s.readRecords(ctx, h, name, version, false, true)
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -61,7 +54,13 @@ func (s *Service) usable(ctx context.Context, h *HSM, name, version, op string) 
 	throttle.Add(ctx, throttle.CryptoCost(v.Public.Kty, v.Size, op == OpSign || op == OpDecrypt || op == OpUnwrap || op == "", false))
 	lname := strings.ToLower(k.Name)
 	m, release, err := s.cache.get(h.Name+"/"+lname+"/"+v.Version, func() (*keys.Material, error) {
-		plain, err := h.dk.Open(v.Sealed, materialAAD(lname, v.Version))
+		if sealed == nil { // the records came from the record cache
+			var err error
+			if sealed, err = s.readSealed(ctx, h, k.Name, v.Version); err != nil {
+				return nil, err
+			}
+		}
+		plain, err := h.dk.Open(sealed, materialAAD(lname, v.Version))
 		if err != nil {
 			return nil, err
 		}

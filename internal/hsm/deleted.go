@@ -30,27 +30,18 @@ func (s *Service) DeleteKey(ctx context.Context, h *HSM, name string) (*wire.Del
 		return nil
 	})
 	if err == nil {
-		s.cache.evictPrefix(h.Name + "/" + strings.ToLower(name) + "/")
+		s.forgetKey(h.Name, strings.ToLower(name))
 	}
 	return out, err
 }
 
 // GetDeletedKey returns a soft-deleted key.
 func (s *Service) GetDeletedKey(ctx context.Context, h *HSM, name string) (*wire.DeletedKeyBundle, error) {
-	var out *wire.DeletedKeyBundle
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		k, err := loadKey(tx, h.Name, name, true)
-		if err != nil {
-			return err
-		}
-		v, err := loadVersion(tx, h.Name, k, "")
-		if err != nil {
-			return err
-		}
-		out = h.deletedBundle(k, v)
-		return nil
-	})
-	return out, err
+	k, v, err := s.readKeyVersion(ctx, h, name, "", true)
+	if err != nil {
+		return nil, err
+	}
+	return h.deletedBundle(k, v), nil
 }
 
 // ListDeletedKeys lists soft-deleted keys.
@@ -126,7 +117,7 @@ func (s *Service) purge(ctx context.Context, h *HSM, name string, onlyDue bool) 
 		}
 		return tx.Delete(keyKey(h.Name, lname))
 	})
-	s.cache.evictPrefix(h.Name + "/" + lname + "/")
+	s.forgetKey(h.Name, lname)
 	return err
 }
 

@@ -55,6 +55,7 @@ type Service struct {
 	baseURL func(name string) string
 	now     func() time.Time
 	cache   *materialCache
+	records *recordCache // decoded key and version records (recordcache.go)
 
 	principals PrincipalResolver
 	attest     Attestation
@@ -69,7 +70,10 @@ type Options struct {
 	BaseURL func(name string) string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// CacheSize bounds the decrypted key versions kept in memory; 0 means 4096.
+	// CacheSize bounds the decrypted key versions kept in memory; 0 means
+	// 4096. The decoded key and version records cached beside them
+	// (recordcache.go) are bounded by twice that: a key record and a version
+	// record per key version.
 	CacheSize int
 	// Principals validates role assignment principals; nil accepts any GUID.
 	Principals PrincipalResolver
@@ -85,7 +89,11 @@ func NewService(ctx context.Context, st store.Backend, ring *barrier.Keyring, o 
 	if o.CacheSize == 0 {
 		o.CacheSize = 4096
 	}
-	s := &Service{st: st, ring: ring, baseURL: o.BaseURL, now: o.Now, cache: newMaterialCache(o.CacheSize), hsms: map[string]*HSM{}, principals: o.Principals, attest: o.Attestation}
+	s := &Service{ring: ring, baseURL: o.BaseURL, now: o.Now, cache: newMaterialCache(o.CacheSize), records: newRecordCache(2 * o.CacheSize),
+		hsms: map[string]*HSM{}, principals: o.Principals, attest: o.Attestation}
+	// Every write of the Service goes through this wrapper, which keeps the
+	// record cache coherent (recordcache.go).
+	s.st = invalidatingStore{Backend: st, records: s.records}
 	var recs []store.KV
 	err := st.View(ctx, func(tx store.Tx) error {
 		var err error

@@ -188,20 +188,11 @@ func (s *Service) storeNewVersion(ctx context.Context, h *HSM, name string, m *k
 
 // GetKey returns a version of a key ("" = latest).
 func (s *Service) GetKey(ctx context.Context, h *HSM, name, version string) (*wire.KeyBundle, error) {
-	var out *wire.KeyBundle
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		k, err := loadKey(tx, h.Name, name, false)
-		if err != nil {
-			return err
-		}
-		v, err := loadVersion(tx, h.Name, k, version)
-		if err != nil {
-			return err
-		}
-		out = h.bundle(k, v)
-		return nil
-	})
-	return out, err
+	k, v, err := s.readKeyVersion(ctx, h, name, version, false)
+	if err != nil {
+		return nil, err
+	}
+	return h.bundle(k, v), nil
 }
 
 // UpdateKey changes attributes, tags, key_ops or release policy of a version.

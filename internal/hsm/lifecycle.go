@@ -110,7 +110,7 @@ func (s *Service) SoftDelete(ctx context.Context, name string) (*DeletedHSM, err
 		return nil, err
 	}
 	delete(s.hsms, name)
-	s.cache.evictPrefix(name + "/")
+	s.forgetHSM(name)
 	return out, nil
 }
 
@@ -221,7 +221,7 @@ func (s *Service) purgeHSM(ctx context.Context, name string, onlyDue bool) error
 			break
 		}
 	}
-	s.cache.evictPrefix(name + "/")
+	s.forgetHSM(name)
 	return s.st.Update(ctx, func(tx store.Tx) error { return tx.Delete(delKey(name)) })
 }
 

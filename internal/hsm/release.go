@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	"github.com/mhsm/mhsm/internal/keys"
-	"github.com/mhsm/mhsm/internal/store"
 	"github.com/mhsm/mhsm/internal/wire"
 )
 
@@ -57,16 +56,7 @@ func (s *Service) ReleaseKey(ctx context.Context, h *HSM, name, version string, 
 	default:
 		return nil, badRequest("enc %s is not supported; use CKM_RSA_AES_KEY_WRAP, RSA_AES_KEY_WRAP_256 or RSA_AES_KEY_WRAP_384", quoteName(enc))
 	}
-	var k *keyRecord
-	var v *versionRecord
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		if k, err = loadKey(tx, h.Name, name, false); err != nil {
-			return err
-		}
-		v, err = loadVersion(tx, h.Name, k, version)
-		return err
-	})
+	k, v, err := s.readKeyVersion(ctx, h, name, version, false)
 	if err != nil {
 		return nil, err
 	}
@@ -108,11 +98,11 @@ func (s *Service) ReleaseKey(ctx context.Context, h *HSM, name, version string, 
 	kid := h.kid(k.Name, v.Version)
 	blob, _ := json.Marshal(map[string]any{"schema_version": "1.0.0", "header": map[string]string{"kid": "runtime", "alg": "dir", "enc": enc},
 		"ciphertext": base64.RawURLEncoding.EncodeToString(wrapped), "generator": "mhsm"})
-	jwk := v.Public
-	jwk.Kid, jwk.KeyOps, jwk.KeyHSM = kid, v.KeyOps, blob
+	out := h.bundle(k, v) // v is shared (record cache): build on a copy
+	out.Key.KeyHSM = blob
 	payload, _ := json.Marshal(map[string]any{
 		"request":  map[string]any{"enc": enc, "kid": kid, "nonce": p.Nonce},
-		"response": map[string]any{"key": wire.KeyBundle{Key: jwk, Attributes: h.attributes(v), Tags: v.Tags, ReleasePolicy: v.ReleasePolicy}},
+		"response": map[string]any{"key": out},
 	})
 	jws, err := s.attest.SignRelease(ctx, h.TenantID, payload)
 	if err != nil {

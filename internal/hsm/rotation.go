@@ -3,6 +3,7 @@ package hsm
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,22 +19,19 @@ const MinRotationDays = 28
 // GetRotationPolicy returns the key's rotation policy (an empty policy if
 // none was set, as the service does).
 func (s *Service) GetRotationPolicy(ctx context.Context, h *HSM, name string) (*wire.KeyRotationPolicy, error) {
-	var out *wire.KeyRotationPolicy
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		k, err := loadKey(tx, h.Name, name, false)
-		if err != nil {
-			return err
-		}
-		out = h.policyOut(k)
-		return nil
-	})
-	return out, err
+	k, err := s.readKey(ctx, h, name, false)
+	if err != nil {
+		return nil, err
+	}
+	return h.policyOut(k), nil
 }
 
+// policyOut returns k's rotation policy as the API shows it. k may be a
+// shared cached record: the result shares no slice or pointer with it.
 func (h *HSM) policyOut(k *keyRecord) *wire.KeyRotationPolicy {
 	p := wire.KeyRotationPolicy{LifetimeActions: []wire.LifetimeAction{}}
-	if k.RotationPolicy != nil {
-		p = *k.RotationPolicy
+	if rp := k.RotationPolicy; rp != nil {
+		p = wire.KeyRotationPolicy{LifetimeActions: slices.Clone(rp.LifetimeActions), Attributes: copyPtr(rp.Attributes)}
 	}
 	p.ID = h.BaseURL + "/keys/" + k.Name + "/rotationpolicy"
 	return &p
@@ -123,20 +121,11 @@ func checkRotationPolicy(p *wire.KeyRotationPolicy, now time.Time) error {
 // inheriting key_ops, tags and release policy; its expiry follows the
 // rotation policy's expiryTime. A rotation policy must be set first.
 func (s *Service) RotateKey(ctx context.Context, h *HSM, name string) (*wire.KeyBundle, error) {
-	var latest *versionRecord
-	var policy *wire.KeyRotationPolicy
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		k, err := loadKey(tx, h.Name, name, false)
-		if err != nil {
-			return err
-		}
-		policy = k.RotationPolicy
-		latest, err = loadVersion(tx, h.Name, k, "")
-		return err
-	})
+	k, latest, err := s.readKeyVersion(ctx, h, name, "", false)
 	if err != nil {
 		return nil, err
 	}
+	policy := k.RotationPolicy // shared (record cache): read only
 	if policy == nil {
 		return nil, badRequest("key %s has no rotation policy; set one before rotating", name)
 	}

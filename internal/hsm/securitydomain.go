@@ -255,7 +255,7 @@ func (s *Service) upload(ctx context.Context, h *HSM, blob string) (*opStatus, e
 	if err != nil {
 		return nil, err
 	}
-	s.cache.evictPrefix(h.Name + "/")
+	s.forgetHSM(h.Name)
 	slog.Info("security domain restored", "hsm", h.Name, "from", root.HSM, "domain", root.DomainID)
 	return &st, nil
 }
