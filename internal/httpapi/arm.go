@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -262,7 +261,8 @@ func (t *armTarget) hsm() string {
 // serveData.
 func (s *Server) serveManagement(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	ev := s.newAuditEvent(r, start)
+	q := r.URL.Query() // parsed once: the audit event and the handler share it
+	ev := s.newAuditEvent(r, q, start)
 	corr := ev.CorrelationID
 	if corr == "" {
 		corr = ev.RequestID
@@ -273,13 +273,13 @@ func (s *Server) serveManagement(w http.ResponseWriter, r *http.Request) {
 	ev.HSM = t.hsm()
 	status, body, extra := s.auditGate(ev)
 	if status == 0 {
-		status, body, extra = s.armGuardRecovered(r, ev, &t)
+		status, body, extra = s.armGuardRecovered(r, q, ev, &t)
 		ev.Status = status
 		if e, ok := body.(*apiError); ok {
 			ev.ResultDescription = e.Code
 		}
 		ev.DurationMs = time.Since(start).Milliseconds()
-		if err := s.audit.Record(r.Context(), ev); err != nil {
+		if err := s.recordRequest(r, ev); err != nil {
 			status, body, extra = s.auditFailed(ev, err)
 		}
 	}
@@ -295,7 +295,7 @@ func (s *Server) serveManagement(w http.ResponseWriter, r *http.Request) {
 }
 
 // armGuardRecovered runs armGuard, turning a panic into a recorded 500.
-func (s *Server) armGuardRecovered(r *http.Request, ev *AuditEvent, t *armTarget) (status int, body any, extra http.Header) {
+func (s *Server) armGuardRecovered(r *http.Request, q url.Values, ev *AuditEvent, t *armTarget) (status int, body any, extra http.Header) {
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -306,11 +306,12 @@ func (s *Server) armGuardRecovered(r *http.Request, ev *AuditEvent, t *armTarget
 			status, body, extra = e.Status, e, nil
 		}
 	}()
-	return s.armGuard(r, ev, t)
+	return s.armGuard(r, q, ev, t)
 }
 
-// armGuard authenticates, authorizes and runs the handler.
-func (s *Server) armGuard(r *http.Request, ev *AuditEvent, t *armTarget) (int, any, http.Header) {
+// armGuard authenticates, authorizes and runs the handler. q is
+// r.URL.Query().
+func (s *Server) armGuard(r *http.Request, q url.Values, ev *AuditEvent, t *armTarget) (int, any, http.Header) {
 	fail := func(err error) (int, any, http.Header) {
 		e := toARMError(err, ev.RequestID)
 		return e.Status, e, nil
@@ -325,13 +326,14 @@ func (s *Server) armGuard(r *http.Request, ev *AuditEvent, t *armTarget) (int, a
 		return fail(t.err)
 	}
 	rt, params, scope := t.rt, t.params, t.scope
-	if r.URL.Query().Get("api-version") == "" {
+	if q.Get("api-version") == "" {
 		return fail(armBadRequest("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."))
 	}
 	ev.Scope = scope.String()
-	req := &ARMRequest{Ctx: r.Context(), HTTP: r, Params: params, Query: r.URL.Query(), Scope: scope, Header: http.Header{}, route: rt, policy: s.mgmt.Policy()}
+	req := &ARMRequest{Ctx: r.Context(), HTTP: r, Params: params, Query: q, Scope: scope, Header: http.Header{}, route: rt, policy: s.mgmt.Policy()}
 	if !rt.Public {
-		claims, err := s.authenticateARM(r)
+		claims, digest, err := s.authenticateARM(r)
+		ev.tokenDigest = digest
 		if err != nil {
 			e := &apiError{Status: http.StatusUnauthorized, Code: "InvalidAuthenticationToken", Message: "The access token is missing or invalid."}
 			return e.Status, e, http.Header{"Www-Authenticate": {`Bearer authorization_uri="` + s.cfg.URL("login") + `/", error="invalid_token", error_description="The access token is missing or invalid."`}}
@@ -347,7 +349,7 @@ func (s *Server) armGuard(r *http.Request, ev *AuditEvent, t *armTarget) (int, a
 	if rt.BodyLimit != 0 {
 		limit = rt.BodyLimit
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	body, err := readBody(r, limit)
 	if err != nil {
 		return fail(armBadRequest("InvalidRequestContent", "The request body could not be read."))
 	}
@@ -431,14 +433,14 @@ func armDenied(c *token.Claims, a armrbac.Action, scope armrbac.Scope) error {
 }
 
 // authenticateARM verifies a bearer token whose audience is the
-// management endpoint.
-func (s *Server) authenticateARM(r *http.Request) (*token.Claims, error) {
+// management endpoint; the digest is as authenticate's.
+func (s *Server) authenticateARM(r *http.Request) (*token.Claims, token.Digest, error) {
 	auth := r.Header.Get("Authorization")
 	const prefix = "bearer "
 	if len(auth) <= len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) {
-		return nil, token.ErrInvalid
+		return nil, token.Digest{}, token.ErrInvalid
 	}
-	return s.verifier.Verify(r.Context(), strings.TrimSpace(auth[len(prefix):]), s.cfg.URL("management"))
+	return s.verifier.VerifyDigest(r.Context(), strings.TrimSpace(auth[len(prefix):]), s.cfg.URL("management"))
 }
 
 var statusOfMgmtKind = map[mgmt.Kind]int{

@@ -3,13 +3,12 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -48,7 +47,9 @@ import (
 // AuditEvent is what a pipeline (serveData, serveManagement) learns about a
 // request as it goes; the auditor turns it into an audit.Event (Azure's
 // AuditEvent schema) once the outcome is known. It holds nothing secret:
-// the bearer token only as its SHA-256. Make it with newAuditEvent.
+// the bearer token only as its SHA-256. Make it with newAuditEvent; with
+// audit off it holds only what the pipeline itself uses (RequestID,
+// ClientIP, CorrelationID, then what the guard fills).
 type AuditEvent struct {
 	Time        time.Time
 	RequestID   string
@@ -75,7 +76,10 @@ type AuditEvent struct {
 	OperationVersion string
 	CorrelationID    string
 	ClientInfo       string
-	TokenDigest      string // hex SHA-256 of the bearer token; recorded as an HMAC of it
+	// tokenDigest is the SHA-256 of the bearer token (recorded as an HMAC
+	// of its hex form): the one the verifier computed (guard), else
+	// computed from the Authorization header when the record is made.
+	tokenDigest token.Digest
 	// ResultDescription is a short public reason (an error code).
 	ResultDescription string
 	// Properties are further non-secret properties.
@@ -84,7 +88,10 @@ type AuditEvent struct {
 
 // auditor is the audit log as the pipelines use it.
 type auditor struct {
-	log  audit.Recorder
+	log audit.Recorder
+	// off is set when log is audit.Discard (--audit=false): the data and
+	// management pipelines then build no record at all.
+	off  bool
 	srv  *Server
 	keys interface {
 		PublicKey(ctx context.Context, hsm string) (*audit.PublicKey, error)
@@ -96,6 +103,9 @@ func newAuditor(s *Server, log audit.Recorder) *auditor {
 	if log == nil {
 		a.log = audit.Discard
 	}
+	// Compared only when comparable: == on an interface holding, say, a
+	// struct with a map field would panic.
+	a.off = reflect.TypeOf(a.log).Comparable() && a.log == audit.Discard
 	if k, ok := log.(interface {
 		PublicKey(ctx context.Context, hsm string) (*audit.PublicKey, error)
 	}); ok {
@@ -117,7 +127,12 @@ func (a *auditor) chain(hsm string) string {
 }
 
 // Ready reports whether the chain of hsm can record now.
-func (a *auditor) Ready(hsm string) error { return a.log.Ready(a.chain(hsm)) }
+func (a *auditor) Ready(hsm string) error {
+	if a.off {
+		return nil // what audit.Discard answers, without resolving the chain
+	}
+	return a.log.Ready(a.chain(hsm))
+}
 
 // Record converts ev and records it durably.
 func (a *auditor) Record(ctx context.Context, ev *AuditEvent) error {
@@ -157,8 +172,8 @@ func (a *auditor) event(ev *AuditEvent) *audit.Event {
 		no := false
 		e.Authorized = &no
 	}
-	if ev.TokenDigest != "" {
-		e.Hash("tokenHash", ev.TokenDigest)
+	if d := ev.tokenDigest.Hex(); d != "" {
+		e.Hash("tokenHash", d)
 	}
 	if ev.Status == http.StatusUnauthorized && ev.Operation != "Authentication" {
 		// Managed HSM logs unauthenticated calls as "Authentication".
@@ -172,48 +187,6 @@ func (a *auditor) event(ev *AuditEvent) *audit.Event {
 	}
 	return e
 }
-
-// publicQuery lists the query parameters recorded in requestUri; others
-// are dropped (their names or values could be anything).
-var publicQuery = map[string]bool{"api-version": true, "maxresults": true, "$skiptoken": true, "$top": true, "$filter": true, "$expand": true}
-
-// newAuditEvent starts the AuditEvent of r.
-func (s *Server) newAuditEvent(r *http.Request, start time.Time) *AuditEvent {
-	ev := &AuditEvent{Time: start.UTC(), RequestID: uuid.NewString(), Method: r.Method, Path: r.URL.Path,
-		ClientIP: clientIP(r), ClientInfo: r.UserAgent()}
-	ev.RequestURI = publicURI(r)
-	if v := r.URL.Query().Get("api-version"); len(v) <= 32 && apiVersionPattern.MatchString(v) {
-		ev.OperationVersion = v
-	}
-	for _, h := range []string{"x-ms-client-request-id", "x-ms-correlation-request-id"} {
-		if c := r.Header.Get(h); audit.IsGUID(c) {
-			ev.CorrelationID = c
-			break
-		}
-	}
-	if auth := strings.TrimSpace(r.Header.Get("Authorization")); auth != "" {
-		if len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
-			auth = strings.TrimSpace(auth[7:])
-		}
-		sum := sha256.Sum256([]byte(auth))
-		ev.TokenDigest = hex.EncodeToString(sum[:])
-	}
-	return ev
-}
-
-// publicURI is r's URL with only the allow-listed query parameters.
-func publicURI(r *http.Request) string {
-	q := url.Values{}
-	for k, vs := range r.URL.Query() {
-		if publicQuery[strings.ToLower(k)] {
-			q[k] = vs
-		}
-	}
-	u := url.URL{Scheme: "https", Host: r.Host, Path: r.URL.Path, RawQuery: q.Encode()}
-	return u.String()
-}
-
-var apiVersionPattern = regexp.MustCompile(`^[0-9A-Za-z.\-]*$`)
 
 // auditUnavailableError is the answer when the audit log cannot write.
 func auditUnavailableError() *apiError {
@@ -243,7 +216,7 @@ func (s *Server) auditFailed(ev *AuditEvent, err error) (int, any, http.Header) 
 
 // guardRecovered runs guard, turning a panic into a recorded 500. The panic
 // value is not logged: it may hold request data.
-func (s *Server) guardRecovered(r *http.Request, ev *AuditEvent) (status int, body any, extra http.Header) {
+func (s *Server) guardRecovered(r *http.Request, q url.Values, ev *AuditEvent) (status int, body any, extra http.Header) {
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -255,7 +228,7 @@ func (s *Server) guardRecovered(r *http.Request, ev *AuditEvent) (status int, bo
 			status, body, extra = e.Status, e, nil
 		}
 	}()
-	return s.guard(r, ev)
+	return s.guard(r, q, ev)
 }
 
 // auditRoutes serve the audit signing key of the HSM, to pin with
@@ -332,7 +305,7 @@ func (s *Server) serveGraphAudited(w http.ResponseWriter, r *http.Request) {
 			e.RequestID = id
 		}
 		e.Properties["httpMethod"] = r.Method
-		e.RequestURI = publicURI(r)
+		e.RequestURI = publicURI(r, r.URL.Query())
 		e.TenantID = e.Caller.TenantID
 		if rec.status >= 400 {
 			var body struct {

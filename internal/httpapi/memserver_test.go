@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mhsm/mhsm/internal/audit"
 	"github.com/mhsm/mhsm/internal/barrier"
 	"github.com/mhsm/mhsm/internal/config"
 	"github.com/mhsm/mhsm/internal/directory"
@@ -45,6 +46,12 @@ func (p dirPrincipals) PrincipalExists(ctx context.Context, tid, oid string) (bo
 }
 
 func newMemServer(tb testing.TB) *memServer {
+	tb.Helper()
+	return newMemServerAudit(tb, nil)
+}
+
+// newMemServerAudit is newMemServer recording to log (nil: audit off).
+func newMemServerAudit(tb testing.TB, log audit.Recorder) *memServer {
 	tb.Helper()
 	ctx := context.Background()
 	must := func(err error) {
@@ -81,7 +88,7 @@ func newMemServer(tb testing.TB) *memServer {
 		_, err := hsms.Assign(ctx, h, rbac.RoleAssignment{Scope: "/", RoleDefinitionID: role, PrincipalID: sp.ObjectID})
 		must(err)
 	}
-	m := &memServer{srv: New(Deps{Config: &cfg, HSMs: hsms, Dir: dir, Issuer: issuer, Verifier: verifier}),
+	m := &memServer{srv: New(Deps{Config: &cfg, HSMs: hsms, Dir: dir, Issuer: issuer, Verifier: verifier, Audit: log}),
 		cfg: &cfg, hsms: hsms, tenant: t.ID, oid: sp.ObjectID}
 	// The token comes from the real token endpoint, as a client gets it.
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {sp.AppID}, "client_secret": {secret},

@@ -86,20 +86,21 @@ func jsonProblem(err error) string {
 // serveData is the one guard pipeline of the data plane.
 func (s *Server) serveData(w http.ResponseWriter, r *http.Request, hsmName string) {
 	start := time.Now()
-	ev := s.newAuditEvent(r, start)
+	q := r.URL.Query() // parsed once: the audit event and the handler share it
+	ev := s.newAuditEvent(r, q, start)
 	ev.HSM = hsmName
-	w.Header().Set("x-ms-request-id", ev.RequestID)
+	w.Header().Set("X-Ms-Request-Id", ev.RequestID) // canonical: Set does not re-allocate the key
 	// Audit (audit.go): nothing runs unless the log can record it, and the
 	// response waits until its record is durable.
 	status, body, extra := s.auditGate(ev)
 	if status == 0 {
-		status, body, extra = s.guardRecovered(r, ev)
+		status, body, extra = s.guardRecovered(r, q, ev)
 		ev.Status = status
 		if e, ok := body.(*apiError); ok {
 			ev.ResultDescription = e.Code
 		}
 		ev.DurationMs = time.Since(start).Milliseconds()
-		if err := s.audit.Record(r.Context(), ev); err != nil {
+		if err := s.recordRequest(r, ev); err != nil {
 			status, body, extra = s.auditFailed(ev, err)
 		}
 	}
@@ -116,8 +117,8 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request, hsmName strin
 
 // guard authenticates, throttles, authorizes and runs the handler,
 // returning the status and body to send (an *apiError for failures) and
-// any extra response headers.
-func (s *Server) guard(r *http.Request, ev *AuditEvent) (int, any, http.Header) {
+// any extra response headers. q is r.URL.Query().
+func (s *Server) guard(r *http.Request, q url.Values, ev *AuditEvent) (int, any, http.Header) {
 	fail := func(err error) (int, any, http.Header) {
 		e := toAPIError(err, ev.RequestID)
 		return e.Status, e, nil
@@ -139,7 +140,8 @@ func (s *Server) guard(r *http.Request, ev *AuditEvent) (int, any, http.Header) 
 	}
 	ev.Operation, ev.Action = rt.Operation, rt.Action
 
-	claims, err := s.authenticate(r, h)
+	claims, digest, err := s.authenticate(r, h)
+	ev.tokenDigest = digest
 	if err != nil {
 		e := &apiError{Status: http.StatusUnauthorized, Code: "Unauthorized", Message: "The request requires a valid bearer token."}
 		return e.Status, e, http.Header{"Www-Authenticate": {s.challenge(h)}}
@@ -184,19 +186,50 @@ func (s *Server) guard(r *http.Request, ev *AuditEvent) (int, any, http.Header) 
 	if rt.BodyLimit != 0 {
 		limit = rt.BodyLimit
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	body, err := readBody(r, limit)
 	if err != nil {
 		return fail(errBadRequest("The request body could not be read."))
 	}
 	if int64(len(body)) > limit {
 		return fail(&apiError{Status: http.StatusRequestEntityTooLarge, Code: "RequestTooLarge", Message: fmt.Sprintf("The request body exceeds %d bytes.", limit)})
 	}
-	req := &Request{Ctx: r.Context(), HTTP: r, HSM: h, Params: params, Query: r.URL.Query(), Caller: claims, Decision: d, body: body}
+	req := &Request{Ctx: r.Context(), HTTP: r, HSM: h, Params: params, Query: q, Caller: claims, Decision: d, body: body}
 	status, out, err := rt.Handle(req)
 	if err != nil {
 		return fail(err)
 	}
 	return status, out, req.Header
+}
+
+// readBody reads r's body up to limit+1 bytes (so that a caller sees a
+// body over limit), as io.ReadAll(io.LimitReader(r.Body, limit+1)) does,
+// but without a buffer for a request without a body (GET, DELETE: the
+// server gives them http.NoBody) and in one buffer sized by Content-Length
+// when the client sent one within limit, instead of growing from 512
+// bytes.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	size := int64(512)
+	if r.ContentLength > 0 && r.ContentLength <= limit {
+		size = r.ContentLength + 1 // room for the read that finds EOF
+	}
+	buf := make([]byte, 0, size)
+	lr := io.LimitReader(r.Body, limit+1)
+	for {
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // grow
+		}
+	}
 }
 
 // throttled admits a request by its principal's and its HSM's buckets, or
@@ -222,38 +255,41 @@ func (s *Server) throttled(principalKey, hsmKey string) (int, any, http.Header, 
 // reported to the meter, so an RSA-4096 signature weighs what it costs and
 // an AES wrap almost nothing — to the principal's and the HSM's buckets.
 func (s *Server) charge(principalKey, hsmKey string, m *throttle.Meter) {
-	cost := throttle.BaseCost + m.Units()
+	cost := throttle.Base() + m.Units()
 	s.principalLimit.Charge(principalKey, cost)
 	s.hsmLimit.Charge(hsmKey, cost)
 }
 
-// authenticate verifies the bearer token for this HSM's audience and tenant.
-func (s *Server) authenticate(r *http.Request, h *hsm.HSM) (*token.Claims, error) {
+// authenticate verifies the bearer token for this HSM's audience and
+// tenant. It also returns the token's digest as the verifier computed it
+// (zero if it did not get that far), valid token or not, for the audit
+// record.
+func (s *Server) authenticate(r *http.Request, h *hsm.HSM) (*token.Claims, token.Digest, error) {
 	auth := r.Header.Get("Authorization")
 	const prefix = "bearer "
 	if len(auth) <= len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) {
-		return nil, token.ErrInvalid
+		return nil, token.Digest{}, token.ErrInvalid
 	}
-	c, err := s.verifier.Verify(r.Context(), strings.TrimSpace(auth[len(prefix):]), s.cfg.URL("managedhsm"))
+	c, digest, err := s.verifier.VerifyDigest(r.Context(), strings.TrimSpace(auth[len(prefix):]), s.cfg.URL("managedhsm"))
 	if err != nil {
-		return nil, err
+		return nil, digest, err
 	}
 	if c.TenantID != h.TenantID {
-		return nil, token.ErrInvalid
+		return nil, digest, token.ErrInvalid
 	}
 	// Groups are resolved from the directory now (transitively), so a
 	// membership change applies at once; only external issuers' tokens add
 	// their own groups claim. Cached claims are shared: copy.
 	groups, err := s.dir.TransitiveMemberOf(r.Context(), c.TenantID, c.ObjectID)
 	if err != nil {
-		return nil, err
+		return nil, digest, err
 	}
 	cc := *c
 	cc.Groups = groups
 	if c.IDType == token.IDTypeExternal {
 		cc.Groups = append(append([]string(nil), c.Groups...), groups...)
 	}
-	return &cc, nil
+	return &cc, digest, nil
 }
 
 // challenge is the WWW-Authenticate value: the authority names the HSM's

@@ -74,6 +74,24 @@ var actionBit = func() map[string]uint64 {
 	return m
 }()
 
+// actionBitExact is actionBit by the actions' own spelling (AllActions),
+// which is how routes name them: bitOf finds those without lowercasing.
+var actionBitExact = func() map[Action]uint64 {
+	m := make(map[Action]uint64, len(AllActions))
+	for i, a := range AllActions {
+		m[a] = 1 << i
+	}
+	return m
+}()
+
+// bitOf is the bit of action, matched case-insensitively (0: unknown).
+func bitOf(action Action) uint64 {
+	if bit, ok := actionBitExact[action]; ok {
+		return bit
+	}
+	return actionBit[strings.ToLower(string(action))]
+}
+
 // Known reports whether a is a known data action (case-insensitive).
 func Known(a string) bool { _, ok := actionBit[strings.ToLower(a)]; return ok }
 

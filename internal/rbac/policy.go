@@ -38,9 +38,11 @@ type grants struct {
 
 // Policy is a compiled, immutable set of assignments. Decide costs
 // O(number of the caller's groups), independent of how many assignments
-// exist.
+// exist, and for a caller in many groups O(1) lookups after its first
+// decision (memo.go).
 type Policy struct {
 	byPrincipal map[string]map[string]*grants // principal → canonical scope → grants
+	memo        callerMemo
 }
 
 // Compile builds a Policy. Assignments naming unknown roles grant nothing
@@ -92,35 +94,51 @@ func Compile(defs []RoleDefinition, assignments []RoleAssignment) *Policy {
 // canonical (see CanonicalScope). Grants at "/" cover every scope; grants at
 // "/keys/{name}" cover only that key. Unknown actions are denied.
 func (p *Policy) Decide(pr Principal, action Action, scope string) Decision {
-	bit := actionBit[strings.ToLower(string(action))]
+	bit := bitOf(action)
 	if bit == 0 || p == nil {
 		return Decision{}
 	}
-	check := func(id string) (Decision, bool) {
-		byScope := p.byPrincipal[strings.ToLower(id)]
-		if byScope == nil {
-			return Decision{}, false
-		}
-		for _, s := range [2]string{"/", scope} {
-			if g := byScope[s]; g != nil && g.mask&bit != 0 {
-				a := g.by[bit]
-				return Decision{Allowed: true, Assignment: a.ID, Role: a.RoleDefinitionID}, true
-			}
-			if scope == "/" {
-				break
+	if len(pr.Groups) >= memoMinGroups {
+		for _, byScope := range p.holders(pr) {
+			if d, ok := decideAt(byScope, bit, scope); ok {
+				return d
 			}
 		}
-		return Decision{}, false
+		return Decision{}
 	}
-	if d, ok := check(pr.ObjectID); ok {
+	return p.decideDirect(pr, bit, scope)
+}
+
+// decideDirect is Decide without the memo: pr's object id, then its groups
+// in order; the first that holds the action decides.
+func (p *Policy) decideDirect(pr Principal, bit uint64, scope string) Decision {
+	if d, ok := decideAt(p.byPrincipal[strings.ToLower(pr.ObjectID)], bit, scope); ok {
 		return d
 	}
 	for _, g := range pr.Groups {
-		if d, ok := check(g); ok {
+		if d, ok := decideAt(p.byPrincipal[strings.ToLower(g)], bit, scope); ok {
 			return d
 		}
 	}
 	return Decision{}
+}
+
+// decideAt decides for one assignee's grants (nil: none): at "/" first,
+// then at scope.
+func decideAt(byScope map[string]*grants, bit uint64, scope string) (Decision, bool) {
+	if byScope == nil {
+		return Decision{}, false
+	}
+	for _, s := range [2]string{"/", scope} {
+		if g := byScope[s]; g != nil && g.mask&bit != 0 {
+			a := g.by[bit]
+			return Decision{Allowed: true, Assignment: a.ID, Role: a.RoleDefinitionID}, true
+		}
+		if scope == "/" {
+			break
+		}
+	}
+	return Decision{}, false
 }
 
 // Grants returns every action any assignment of principalID grants, at any
@@ -161,7 +179,7 @@ type Grant struct {
 // granting assignment. It walks every assignee: it is for access review,
 // not the request path.
 func (p *Policy) WhoCan(action Action, scope string) []Grant {
-	bit := actionBit[strings.ToLower(string(action))]
+	bit := bitOf(action)
 	if bit == 0 || p == nil {
 		return nil
 	}

@@ -3,6 +3,7 @@ package token
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -84,13 +85,62 @@ func (v *Verifier) generation() uint64 {
 	return v.gen()
 }
 
+// Digest is the SHA-256 of a raw bearer token: the verifier's cache key,
+// and what an audit record correlates a token by (Hex, recorded as an HMAC
+// under the audit key). It reveals nothing usable about the token. The
+// zero Digest means "not computed"; make one with DigestOf or get the one
+// VerifyDigest computed.
+type Digest struct {
+	sum [sha256.Size]byte
+	set bool
+}
+
+// DigestOf returns the Digest of raw.
+func DigestOf(raw string) Digest {
+	return Digest{sum: sha256.Sum256([]byte(raw)), set: true}
+}
+
+// IsZero reports whether d was not computed.
+func (d Digest) IsZero() bool { return !d.set }
+
+// String does not print the digest: a Digest handed to a log by mistake
+// shows nothing correlatable. Hex is for audit.Event.Hash.
+func (d Digest) String() string { return "token.Digest{…}" }
+
+// GoString is String, for %#v.
+func (d Digest) GoString() string { return d.String() }
+
+// Hex is the lower-case hex SHA-256, or "" for the zero Digest.
+func (d Digest) Hex() string {
+	if !d.set {
+		return ""
+	}
+	return hex.EncodeToString(d.sum[:])
+}
+
 // Verify validates raw for audience and returns its claims, or ErrInvalid.
 // The returned claims may be shared with other callers: do not modify.
 func (v *Verifier) Verify(ctx context.Context, raw, audience string) (*Claims, error) {
+	c, _, err := v.VerifyDigest(ctx, raw, audience)
+	return c, err
+}
+
+// VerifyDigest is Verify also returning the Digest of raw it computed for
+// its cache, so a caller that needs it (the audit record of the request)
+// does not hash the token again. The Digest is returned whether or not raw
+// is valid; it is zero only when raw was refused before hashing (empty or
+// longer than MaxTokenBytes).
+func (v *Verifier) VerifyDigest(ctx context.Context, raw, audience string) (*Claims, Digest, error) {
 	if len(raw) == 0 || len(raw) > MaxTokenBytes {
-		return nil, ErrInvalid
+		return nil, Digest{}, ErrInvalid
 	}
-	digest := sha256.Sum256([]byte(raw))
+	d := DigestOf(raw)
+	c, err := v.verifyDigest(ctx, raw, audience, d.sum)
+	return c, d, err
+}
+
+// verifyDigest is Verify given digest, the SHA-256 of raw.
+func (v *Verifier) verifyDigest(ctx context.Context, raw, audience string, digest [sha256.Size]byte) (*Claims, error) {
 	now := v.now()
 	v.mu.Lock()
 	var e cached
