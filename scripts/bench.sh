@@ -36,7 +36,7 @@ prof_args=(bench --self -c "$CONNS" -d "$PROFILE_DURATION" --no-raw --no-half --
 "$work/mhsm" "${prof_args[@]/DIR/$work/prof}" --markdown "$work/profile.md" >/dev/null
 
 echo "== go test -bench (token, rbac, keys, directory, hsm, audit)" >&2
-micro_cmd="go test -run '^\$' -bench 'BenchmarkVerify|BenchmarkDecide|BenchmarkJWK|BenchmarkTransitiveMemberOf|BenchmarkServiceOp|BenchmarkAppend' -benchtime $BENCHTIME -benchmem ./internal/token ./internal/rbac ./internal/keys ./internal/directory ./internal/hsm ./internal/audit"
+micro_cmd="go test -run '^\$' -bench 'BenchmarkVerify|BenchmarkDecide|BenchmarkJWK|BenchmarkTransitiveMemberOf|BenchmarkServiceOp|BenchmarkAppend|BenchmarkEncodeEvent|BenchmarkSyncCPU|BenchmarkB64' -benchtime $BENCHTIME -benchmem ./internal/token ./internal/rbac ./internal/keys ./internal/directory ./internal/hsm ./internal/audit"
 eval "$micro_cmd" | grep -E '^(Benchmark|ok|FAIL)' >"$work/micro.txt"
 # The flatness check compares nanoseconds: take the best of 5 runs of each
 # case, the usual estimate of a micro-benchmark's cost on a noisy machine.

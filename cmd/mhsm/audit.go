@@ -33,6 +33,7 @@ func auditServerFlags(cmd *cobra.Command, a *config.Audit) {
 	f.StringVar(&a.Dir, "audit-dir", a.Dir, "audit log directory (default <data-dir>/audit)")
 	f.IntVar(&a.CheckpointRecords, "audit-checkpoint-records", a.CheckpointRecords, "sign a checkpoint after this many records")
 	f.DurationVar(&a.CheckpointInterval, "audit-checkpoint-interval", a.CheckpointInterval, "sign a checkpoint over uncovered records at least this often")
+	f.DurationVar(&a.CommitInterval, "audit-commit-interval", a.CommitInterval, "while the CPU is saturated, start group commits at most this often so more records share an fsync (0: back to back)")
 	f.StringVar(&a.StorageRoot, "audit-storage-root", a.StorageRoot, "local directory standing in for storage accounts named by diagnostic settings (default <data-dir>/storage)")
 	f.StringArrayVar(&a.Destinations, "audit-destination", a.Destinations, "named log destination for diagnostic settings: NAME=local:/dir or NAME=azblob:<container URL>[;account-key-env=VAR] (repeatable)")
 }

@@ -18,6 +18,7 @@ import (
 // benchOptions are the flags of `mhsm bench`.
 type benchOptions struct {
 	self, selfThrottle, audit, auditCmp  bool
+	commitInterval                       time.Duration
 	devJSON, url, caFile, token, connect string
 	tenant, clientID, secret, authority  string
 	ops, jsonOut, mdOut, cpuProfile      string
@@ -55,6 +56,7 @@ use and reused afterwards.`,
 	f.BoolVar(&o.self, "self", false, "start a dev-mode server in-process with a temporary data dir")
 	f.BoolVar(&o.audit, "audit", true, "with --self: durable audit on the in-process server")
 	f.BoolVar(&o.auditCmp, "audit-compare", false, "with --self: also start a server with audit off and repeat each closed loop against it (prices durable audit)")
+	f.DurationVar(&o.commitInterval, "audit-commit-interval", config.DefaultAudit().CommitInterval, "with --self: the server's --audit-commit-interval")
 	f.BoolVar(&o.selfThrottle, "self-throttle", false, "with --self, keep the default admission limits (by default they are raised so that they never refuse; their bookkeeping still runs)")
 	f.StringVar(&o.devJSON, "dev-json", "", "dev.json of a running dev-mode server (URL, CA, client credentials)")
 	f.StringVar(&o.url, "url", "", "HSM URL, e.g. https://dev.managedhsm.mhsm.localhost:8443")
@@ -101,14 +103,14 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 	var target, auditOff *bench.Target
 	switch {
 	case o.self:
-		stop, t, err := startSelf(ctx, o.selfThrottle, o.audit)
+		stop, t, err := startSelf(ctx, o.selfThrottle, o.audit, o.commitInterval)
 		if err != nil {
 			return err
 		}
 		defer stop()
 		target = t
 		if o.auditCmp {
-			stop, t, err := startSelf(ctx, o.selfThrottle, false)
+			stop, t, err := startSelf(ctx, o.selfThrottle, false, o.commitInterval)
 			if err != nil {
 				return err
 			}
@@ -178,14 +180,14 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 // startSelf starts a dev-mode server in this process on a free loopback
 // port with a temporary data dir. It runs outside any pprof label, so its
 // goroutines are the unlabelled (server) samples of a profile.
-func startSelf(ctx context.Context, keepThrottle, audit bool) (func(), *bench.Target, error) {
+func startSelf(ctx context.Context, keepThrottle, audit bool, commitInterval time.Duration) (func(), *bench.Target, error) {
 	dir, err := os.MkdirTemp("", "mhsm-bench-")
 	if err != nil {
 		return nil, nil, err
 	}
 	cfg := config.Default()
 	cfg.Addr, cfg.DataDir, cfg.Dev = "127.0.0.1:0", dir, true
-	cfg.Audit.Off = !audit
+	cfg.Audit.Off, cfg.Audit.CommitInterval = !audit, commitInterval
 	if !keepThrottle {
 		// Admission limits are policy, not cost: raise them out of reach.
 		cfg.ThrottleHSMRate, cfg.ThrottlePrincipalRate = 1e12, 1e12

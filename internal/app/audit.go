@@ -35,7 +35,7 @@ func (a *App) openAudit(ctx context.Context, cfg *config.Server, sysKey *barrier
 	log, err := audit.Open(ctx, audit.Options{
 		Dir: cfg.AuditDir(), Keys: audit.StoreKeys{St: a.st, DK: sysKey},
 		CheckpointRecords: cfg.Audit.CheckpointRecords, CheckpointInterval: cfg.Audit.CheckpointInterval,
-		ResourceID: a.resourceIDs.get,
+		ResourceID: a.resourceIDs.get, CommitInterval: cfg.Audit.CommitInterval,
 	})
 	if err != nil {
 		return err

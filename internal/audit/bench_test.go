@@ -1,8 +1,13 @@
 package audit
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -40,3 +45,55 @@ func BenchmarkAppend(b *testing.B) {
 }
 
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+
+// BenchmarkSyncCPU measures what one fsync of an appended record costs the
+// whole machine in CPU (all cores, kernel threads included, from
+// /proc/stat), besides its latency: the figure behind CommitInterval.
+//
+//	go test -run '^$' -bench BenchmarkSyncCPU ./internal/audit/
+func BenchmarkSyncCPU(b *testing.B) {
+	if _, _, err := machineCPU(); err != nil {
+		b.Skip("no /proc/stat:", err)
+	}
+	f, err := os.OpenFile(filepath.Join(b.TempDir(), "seg"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	line := append(bytes.Repeat([]byte("x"), 1023), '\n')
+	busy0, total0, _ := machineCPU()
+	for b.Loop() {
+		if _, err := f.Write(line); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	busy1, total1, _ := machineCPU()
+	if total1 > total0 {
+		share := float64(busy1-busy0) / float64(total1-total0) // of all cores
+		perOp := share * float64(runtime.NumCPU()) * float64(b.Elapsed().Microseconds()) / float64(b.N)
+		b.ReportMetric(perOp, "cpu-µs/op")
+	}
+}
+
+// machineCPU returns the busy and total jiffies of all CPUs.
+func machineCPU() (busy, total uint64, err error) {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	first, _, _ := strings.Cut(string(raw), "\n")
+	for i, field := range strings.Fields(first)[1:] {
+		v, err := strconv.ParseUint(field, 10, 64)
+		if err != nil {
+			return 0, 0, err
+		}
+		total += v
+		if i != 3 && i != 4 { // idle, iowait
+			busy += v
+		}
+	}
+	return busy, total, nil
+}

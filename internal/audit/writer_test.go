@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -244,5 +245,57 @@ func TestFullDiskFailsClosed(t *testing.T) {
 	}
 	if err := l.Ready("dev"); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Ready = %v", err)
+	}
+}
+
+// TestCommitIntervalWhileBusy: while the CPU is saturated, records that
+// arrive within CommitInterval of a commit share the next fsync; with spare
+// CPU each commit starts at once.
+func TestCommitIntervalWhileBusy(t *testing.T) {
+	for _, busy := range []bool{true, false} {
+		t.Run(fmt.Sprintf("busy=%v", busy), func(t *testing.T) {
+			// Not busy, an hour-long interval must not delay anything.
+			interval := time.Hour
+			if busy {
+				interval = 300 * time.Millisecond
+			}
+			var syncs atomic.Int32
+			l := openTest(t, t.TempDir(), func(o *Options) {
+				o.CommitInterval = interval
+				o.Busy = func() bool { return busy }
+			})
+			l.SetFaultHook(func(op string) error {
+				if op == "sync" {
+					syncs.Add(1)
+				}
+				return nil
+			})
+			ctx := context.Background()
+			if err := l.Record(ctx, event("dev", 0)); err != nil { // opens the chain
+				t.Fatal(err)
+			}
+			if err := l.Record(ctx, event("dev", 1)); err != nil { // the last commit began just now
+				t.Fatal(err)
+			}
+			before := syncs.Load()
+			var wg sync.WaitGroup
+			for i := range 8 {
+				wg.Go(func() {
+					if err := l.Record(ctx, event("dev", 2+i)); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			done := make(chan struct{})
+			go func() { wg.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(time.Minute):
+				t.Fatal("records still waiting after a minute: the commit interval applied with spare CPU")
+			}
+			if n := syncs.Load() - before; busy && n != 1 {
+				t.Fatalf("busy: 8 concurrent records took %d fsyncs, want 1 shared", n)
+			}
+		})
 	}
 }
