@@ -273,8 +273,9 @@ func (w *writer) linger() {
 	if iv <= 0 {
 		return
 	}
+	busy := w.log.opts.Busy() // sampled before every commit: it may keep a running mean
 	wait := time.Until(w.committed.Add(iv))
-	if wait <= 0 || !w.log.opts.Busy() {
+	if wait <= 0 || !busy {
 		return
 	}
 	w.mu.Lock()
