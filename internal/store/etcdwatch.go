@@ -1,0 +1,119 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/namespace"
+)
+
+// watch feeds every committed change after revision from into e.feed, in
+// revision order, until ctx ends. The feed counts as lost — subscribers get
+// a Reset and Ready reports ErrNotCaughtUp — when the watch is cancelled
+// (compaction past the last applied revision, the member lost its leader)
+// or when etcd has not confirmed within StaleAfter that this process is
+// current (a partition: a silent watch is indistinguishable from an idle
+// one, so the process asks for progress every ProgressInterval). It then
+// reads the current revision, resets the caches once more (anything filled
+// while the feed was lost is dropped) and watches again from there; only
+// once etcd confirms that new watch is the process ready again.
+func (e *Etcd) watch(ctx context.Context, from int64) {
+	defer close(e.done)
+	w := namespace.NewWatcher(clientv3.NewWatcher(e.cli), e.opts.Prefix)
+	defer w.Close()
+	applied := from
+	for ctx.Err() == nil {
+		if err := e.follow(ctx, w, &applied); ctx.Err() != nil {
+			return
+		} else {
+			slog.Warn("store: etcd change feed lost; caches dropped, node not ready until caught up", "err", err, "applied", applied)
+		}
+		e.feed.SetReady(fmt.Errorf("%w (last applied revision %d)", ErrNotCaughtUp, applied))
+		e.feed.Publish(Change{Reset: true})
+		// Catch up: the current revision, read linearizably, becomes the
+		// new starting point; every cache is empty as of it.
+		for ctx.Err() == nil {
+			cctx, cancel := e.opCtx(ctx)
+			resp, err := e.kv.Get(cctx, "sys/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+			cancel()
+			if err == nil {
+				applied = resp.Header.Revision
+				e.feed.Publish(Change{Reset: true, Revision: applied})
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// follow watches from *applied+1 and publishes each batch of events. It
+// returns (with an error saying why) when the watch is lost.
+func (e *Etcd) follow(ctx context.Context, w clientv3.Watcher, applied *int64) error {
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	ch := w.Watch(wctx, "\x00", clientv3.WithFromKey(), clientv3.WithRev(*applied+1),
+		clientv3.WithCreatedNotify(), clientv3.WithProgressNotify())
+	var heard atomic.Int64 // unix nanos of the last word from etcd
+	heard.Store(time.Now().UnixNano())
+	lost := make(chan error, 1)
+	go func() { // the partition detector
+		t := time.NewTicker(e.opts.ProgressInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case <-t.C:
+			}
+			if since := time.Since(time.Unix(0, heard.Load())); since > e.opts.StaleAfter {
+				lost <- fmt.Errorf("no word from etcd for %s", since.Round(time.Millisecond))
+				cancel()
+				return
+			}
+			rctx, rcancel := context.WithTimeout(wctx, e.opts.ProgressInterval)
+			_ = w.RequestProgress(rctx)
+			rcancel()
+		}
+	}()
+	for resp := range ch {
+		heard.Store(time.Now().UnixNano())
+		if resp.CompactRevision != 0 {
+			return fmt.Errorf("compacted past revision %d (now %d)", *applied, resp.CompactRevision)
+		}
+		if err := resp.Err(); err != nil {
+			return err
+		}
+		if resp.Created {
+			e.feed.SetReady(nil)
+			continue
+		}
+		rev := resp.Header.Revision
+		if len(resp.Events) > 0 {
+			keys := make([]string, len(resp.Events))
+			for i, ev := range resp.Events {
+				keys[i] = string(ev.Kv.Key)
+			}
+			rev = resp.Events[len(resp.Events)-1].Kv.ModRevision
+			e.feed.Publish(Change{Keys: keys, Revision: rev})
+		}
+		if rev > *applied {
+			*applied = rev
+		}
+	}
+	select {
+	case err := <-lost:
+		return err
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fmt.Errorf("watch closed")
+}
