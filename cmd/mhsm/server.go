@@ -23,6 +23,14 @@ func serverFlags(cmd *cobra.Command, cfg *config.Server) {
 	f.Float64Var(&cfg.ThrottleHSMRate, "throttle-hsm-rate", cfg.ThrottleHSMRate, "work per HSM in cost units (≈ CPU ms) per second; 0 disables")
 	f.Float64Var(&cfg.ThrottlePrincipalRate, "throttle-principal-rate", cfg.ThrottlePrincipalRate, "work per caller in cost units (≈ CPU ms) per second; 0 disables")
 	f.DurationVar(&cfg.RotationInterval, "rotation-interval", cfg.RotationInterval, "how often automatic key rotation and purge run")
+	f.StringVar(&cfg.Store, "store", cfg.Store, "store backend: bolt (<data-dir>/mhsm.db) or etcd (shared by several nodes)")
+	f.StringSliceVar(&cfg.Etcd.Endpoints, "etcd-endpoints", cfg.Etcd.Endpoints, "etcd client URLs, comma separated (with --store etcd)")
+	f.StringVar(&cfg.Etcd.CAFile, "etcd-ca", cfg.Etcd.CAFile, "PEM CA certificate of the etcd members")
+	f.StringVar(&cfg.Etcd.CertFile, "etcd-cert", cfg.Etcd.CertFile, "PEM client certificate for etcd")
+	f.StringVar(&cfg.Etcd.KeyFile, "etcd-key", cfg.Etcd.KeyFile, "PEM private key of --etcd-cert")
+	f.StringVar(&cfg.Etcd.Prefix, "etcd-prefix", cfg.Etcd.Prefix, "key prefix in etcd (default mhsm/)")
+	f.IntVar(&cfg.Etcd.MaxTxnBytes, "etcd-max-txn-bytes", cfg.Etcd.MaxTxnBytes, "largest transaction in bytes (default: etcd's 1.5 MiB; raise with --max-request-bytes)")
+	f.IntVar(&cfg.Etcd.MaxTxnOps, "etcd-max-txn-ops", cfg.Etcd.MaxTxnOps, "most writes or read guards per transaction (default: etcd's 128; raise with --max-txn-ops)")
 	identityServerFlags(cmd, cfg)
 	auditServerFlags(cmd, &cfg.Audit) // audit.go
 }

@@ -39,7 +39,7 @@ type App struct {
 	// Dev is set in dev mode once the dev tenant, HSM and principal exist.
 	Dev *DevInfo
 
-	st       *store.Bolt
+	st       store.Watchable // store.go
 	dir      *directory.Directory
 	hsms     *hsm.Service
 	mgmt     *mgmt.Service // management.go
@@ -85,7 +85,7 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("root key: %w", err)
 	}
-	if a.st, err = store.OpenBolt(filepath.Join(cfg.DataDir, "mhsm.db")); err != nil {
+	if a.st, err = openStore(ctx, a.tickCtx, &cfg); err != nil {
 		return nil, err
 	}
 	sysKey, err := systemDataKey(ctx, a.st, ring)
@@ -135,6 +135,7 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 			return nil, fmt.Errorf("dev mode management: %w", err)
 		}
 	}
+	a.followStore() // store.go
 	a.metrics = ops.NewMetrics()
 	if cfg.ThrottleHSMRate > 0 || cfg.ThrottlePrincipalRate > 0 {
 		calibrateThrottle()
@@ -150,6 +151,8 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 			"store": func(ctx context.Context) error {
 				return a.st.View(ctx, func(tx store.Tx) error { _, err := tx.List("sys/", "", 1); return err })
 			},
+			// Caches are trusted only while the change feed is caught up.
+			"storeFeed": func(context.Context) error { return a.st.Feed().Ready() },
 		}), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
 	}
 	if err := a.identity.listen(&cfg, handler); err != nil {

@@ -69,6 +69,10 @@ type Server struct {
 	ExternalIssuers []ExternalIssuer
 	// Audit is the audit log (audit.go).
 	Audit Audit
+	// Store picks the store backend: StoreBolt (the zero value "" means
+	// the same) or StoreEtcd, configured by Etcd (store.go).
+	Store string
+	Etcd  Etcd
 }
 
 // ExternalIssuer trusts another OIDC issuer: its tokens are verified with
@@ -159,6 +163,7 @@ func (c *Server) Validate() error {
 		errs = append(errs, e.validate(i))
 	}
 	errs = append(errs, c.Audit.validate()...)
+	errs = append(errs, c.validateStore()...)
 	return errors.Join(errs...)
 }
 

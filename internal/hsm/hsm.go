@@ -42,11 +42,19 @@ type HSM struct {
 	BaseURL string // https://<name>.managedhsm.<domain>[:port]
 
 	dk     *barrier.DataKey
-	policy atomic.Pointer[rbac.Policy]
+	policy *policyCell // shared by every *HSM value of this HSM (feed.go)
+}
+
+// policyCell holds an HSM's compiled policy. It outlives the *HSM values
+// published for record changes, so a recompile never lands on a value
+// already replaced; mu orders recompiles (reloadPolicy).
+type policyCell struct {
+	mu sync.Mutex
+	p  atomic.Pointer[rbac.Policy]
 }
 
 // Policy returns the HSM's current compiled RBAC policy.
-func (h *HSM) Policy() *rbac.Policy { return h.policy.Load() }
+func (h *HSM) Policy() *rbac.Policy { return h.policy.p.Load() }
 
 // Service serves every HSM kept in the store.
 type Service struct {
@@ -125,8 +133,8 @@ func (s *Service) open(r Record) (*HSM, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hsm %s: open key hierarchy: %w", r.Name, err)
 	}
-	h := &HSM{Record: r, BaseURL: s.baseURL(r.Name), dk: dk}
-	h.policy.Store(rbac.Compile(rbac.BuiltinRoles, nil))
+	h := &HSM{Record: r, BaseURL: s.baseURL(r.Name), dk: dk, policy: &policyCell{}}
+	h.policy.p.Store(rbac.Compile(rbac.BuiltinRoles, nil))
 	return h, nil
 }
 

@@ -217,8 +217,12 @@ func roleGUID(id string) string {
 	return id
 }
 
-// reloadPolicy recompiles h's policy from the store.
+// reloadPolicy recompiles h's policy from the store. Recompiles of one HSM
+// are serialized, each reading the store after the previous one stored its
+// result, so an older policy never replaces a newer one.
 func (s *Service) reloadPolicy(ctx context.Context, h *HSM) error {
+	h.policy.mu.Lock()
+	defer h.policy.mu.Unlock()
 	var defs []rbac.RoleDefinition
 	var as []rbac.RoleAssignment
 	err := s.st.View(ctx, func(tx store.Tx) error {
@@ -232,6 +236,6 @@ func (s *Service) reloadPolicy(ctx context.Context, h *HSM) error {
 	if err != nil {
 		return err
 	}
-	h.policy.Store(rbac.Compile(defs, as))
+	h.policy.p.Store(rbac.Compile(defs, as))
 	return nil
 }

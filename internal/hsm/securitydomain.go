@@ -350,8 +350,7 @@ func (s *Service) updateRecord(ctx context.Context, h *HSM, dk *barrier.DataKey,
 	if dk == nil {
 		dk = cur.dk
 	}
-	nh := &HSM{Record: r, BaseURL: cur.BaseURL, dk: dk}
-	nh.policy.Store(cur.Policy())
+	nh := &HSM{Record: r, BaseURL: cur.BaseURL, dk: dk, policy: cur.policy}
 	s.hsms[h.Name] = nh
 	return nh, nil
 }

@@ -44,6 +44,9 @@ func toAPIError(err error, activity string) *apiError {
 	if he, ok := hsm.AsError(err); ok {
 		return &apiError{Status: statusOfKind[he.Kind], Code: he.Code, Message: he.Message}
 	}
+	if ae := storeError(err); ae != nil {
+		return ae
+	}
 	slog.Error("internal error", "activity", activity, "err", err)
 	return &apiError{Status: http.StatusInternalServerError, Code: "InternalError", Message: "The server encountered an internal error."}
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/mhsm/mhsm/internal/store"
 	"github.com/mhsm/mhsm/internal/store/etcdtest"
 	"github.com/mhsm/mhsm/internal/store/storetest"
