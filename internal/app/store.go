@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"path/filepath"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
@@ -55,3 +56,12 @@ func (a *App) followStore() {
 
 // StoreFeed returns the store's change feed (for tests and tools).
 func (a *App) StoreFeed() *store.Feed { return a.st.Feed() }
+
+// OpsAddr is the bound address of the ops listener (/healthz, /readyz,
+// /metrics), or nil when there is none.
+func (a *App) OpsAddr() net.Addr {
+	if a.opsLn == nil {
+		return nil
+	}
+	return a.opsLn.Addr()
+}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
 )
 
 // Cluster is a running etcd cluster.
@@ -80,7 +81,7 @@ func (c *Cluster) start(m *member, state string) error {
 	cfg.InitialCluster = c.initial
 	cfg.InitialClusterToken = "mhsm-test"
 	cfg.ClusterState = state
-	cfg.LogLevel = "error"
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop()) // shutdown errors are noise here
 	if m.maxTxnOps > 0 {
 		cfg.MaxTxnOps = m.maxTxnOps
 	}
