@@ -30,7 +30,7 @@ func serverFlags(cmd *cobra.Command, cfg *config.Server) {
 	f.StringVar(&cfg.Etcd.KeyFile, "etcd-key", cfg.Etcd.KeyFile, "PEM private key of --etcd-cert")
 	f.StringVar(&cfg.Etcd.Prefix, "etcd-prefix", cfg.Etcd.Prefix, "key prefix in etcd (default mhsm/)")
 	f.IntVar(&cfg.Etcd.MaxTxnBytes, "etcd-max-txn-bytes", cfg.Etcd.MaxTxnBytes, "largest transaction in bytes (default: etcd's 1.5 MiB; raise with --max-request-bytes)")
-	f.IntVar(&cfg.Etcd.MaxTxnOps, "etcd-max-txn-ops", cfg.Etcd.MaxTxnOps, "most writes or read guards per transaction (default: etcd's 128; raise with --max-txn-ops)")
+	f.IntVar(&cfg.Etcd.MaxTxnOps, "etcd-max-txn-ops", cfg.Etcd.MaxTxnOps, "most writes or read guards per transaction (default 4096: run etcd with --max-txn-ops 4096)")
 	identityServerFlags(cmd, cfg)
 	auditServerFlags(cmd, &cfg.Audit) // audit.go
 }

@@ -24,9 +24,10 @@ type Etcd struct {
 	CAFile, CertFile, KeyFile string
 	// Prefix namespaces mhsm's keys; empty means "mhsm/".
 	Prefix string
-	// MaxTxnBytes and MaxTxnOps bound one transaction; 0 means etcd's
-	// server defaults (1.5 MiB, 128). Raise them only together with the
-	// members' --max-request-bytes and --max-txn-ops.
+	// MaxTxnBytes and MaxTxnOps bound one transaction; 0 means 1.5 MiB
+	// (etcd's --max-request-bytes default) and 4096 (the members must run
+	// with --max-txn-ops 4096 or more). Change them only together with the
+	// members' flags.
 	MaxTxnBytes, MaxTxnOps int
 }
 

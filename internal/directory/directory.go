@@ -226,8 +226,11 @@ func objectKind(tx store.Tx, tid, oid string) (string, error) {
 		return "", err
 	}
 	b, err := tx.Get(kindKey(tid, oid))
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
 		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", err // a store that did not answer is not "no such object"
 	}
 	return string(b), nil
 }

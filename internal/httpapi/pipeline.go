@@ -142,6 +142,9 @@ func (s *Server) guard(r *http.Request, q url.Values, ev *AuditEvent) (int, any,
 
 	claims, digest, err := s.authenticate(r, h)
 	ev.tokenDigest = digest
+	if ae := storeError(err); ae != nil { // no verdict: the store did not answer
+		return ae.Status, ae, nil
+	}
 	if err != nil {
 		e := &apiError{Status: http.StatusUnauthorized, Code: "Unauthorized", Message: "The request requires a valid bearer token."}
 		return e.Status, e, http.Header{"Www-Authenticate": {s.challenge(h)}}

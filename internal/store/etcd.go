@@ -17,12 +17,15 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// Limits of the etcd backend. They match etcd's server defaults
-// (--max-request-bytes 1.5 MiB, --max-txn-ops 128); a cluster configured
-// with larger limits may be used with larger EtcdOptions.
+// Limits of the etcd backend. The byte limit is etcd's server default
+// (--max-request-bytes 1.5 MiB). The operation limit is not: an Update
+// guards every key it listed (that is how a concurrent deletion inside a
+// listed range is caught), and an HSM's role assignments are listed whole,
+// so etcd members serving mhsm run with --max-txn-ops 4096 (etcd's
+// default, 128, refuses such transactions: they fail with ErrTooLarge).
 const (
 	DefaultEtcdMaxTxnBytes = 1536 * 1024
-	DefaultEtcdMaxTxnOps   = 128
+	DefaultEtcdMaxTxnOps   = 4096
 	DefaultEtcdPageSize    = 256
 	DefaultEtcdOpTimeout   = 5 * time.Second
 )
@@ -229,6 +232,9 @@ func (e *Etcd) opCtx(ctx context.Context) (context.Context, context.CancelFunc) 
 func unavailable(err error) error {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return err
+	}
+	if errors.Is(err, rpctypes.ErrTooManyOps) || errors.Is(err, rpctypes.ErrRequestTooLarge) {
+		return fmt.Errorf("%w: %v (the etcd members' --max-txn-ops / --max-request-bytes are below mhsm's --etcd-max-txn-ops / --etcd-max-txn-bytes)", ErrTooLarge, err)
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, rpctypes.ErrNoLeader) ||
 		errors.Is(err, rpctypes.ErrTimeout) || errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail) ||

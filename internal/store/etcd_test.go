@@ -74,6 +74,26 @@ func TestEtcdRefusesTooLarge(t *testing.T) {
 	}
 }
 
+// TestEtcdServerLimitNamed: a member running with etcd's default
+// --max-txn-ops (128) refuses a bigger transaction; the error says which
+// flags disagree.
+func TestEtcdServerLimitNamed(t *testing.T) {
+	c := etcdtest.Start(t, 1, etcdtest.Options{MaxTxnOps: 128})
+	b := openEtcd(t, c, nil)
+	defer b.Close()
+	err := b.Update(context.Background(), func(tx store.Tx) error {
+		for i := range 200 {
+			if err := tx.Put(fmt.Sprintf("k/%d", i), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if !errors.Is(err, store.ErrTooLarge) || !strings.Contains(err.Error(), "--max-txn-ops") {
+		t.Fatalf("200 puts on a 128-op member = %v, want ErrTooLarge naming --max-txn-ops", err)
+	}
+}
+
 // TestEtcdFeed checks that a write by one process reaches another's feed,
 // and that a compaction past what a process applied resets it.
 func TestEtcdFeed(t *testing.T) {

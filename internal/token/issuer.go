@@ -336,15 +336,17 @@ func (i *Issuer) PublicKey(ctx context.Context, tid, kid string) (crypto.PublicK
 	i.mu.Unlock()
 	if !ok {
 		var n int
-		_ = i.st.View(ctx, func(tx store.Tx) error {
+		err := i.st.View(ctx, func(tx store.Tx) error {
 			kvs, err := tx.List(keyPrefix(tid), "", 1)
 			n = len(kvs)
 			return err
 		})
+		if errors.Is(err, store.ErrUnavailable) {
+			return nil, err // no verdict: the store did not answer
+		}
 		if n == 0 {
 			return nil, ErrInvalid
 		}
-		var err error
 		if tk, err = i.load(ctx, tid); err != nil {
 			return nil, err
 		}

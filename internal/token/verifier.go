@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +14,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/uuid"
+
+	"github.com/mhsm/mhsm/internal/store"
 )
 
 // ErrInvalid is the only error Verify returns for a bad token: the caller
@@ -154,7 +157,11 @@ func (v *Verifier) verifyDigest(ctx context.Context, raw, audience string, diges
 			return nil, ErrInvalid
 		}
 		if g := v.generation(); e.gen != g {
-			if !v.stillActive(ctx, e.claims) {
+			ok, err := v.stillActive(ctx, e.claims)
+			if err != nil {
+				return nil, err // the directory could not be read: no verdict
+			}
+			if !ok {
 				v.mu.Lock()
 				delete(v.cache, digest)
 				v.mu.Unlock()
@@ -169,7 +176,15 @@ func (v *Verifier) verifyDigest(ctx context.Context, raw, audience string, diges
 
 	gen := v.generation()
 	c, err := v.verify(ctx, raw, audience, now)
-	if err != nil || !v.stillActive(ctx, c) {
+	if errors.Is(err, store.ErrUnavailable) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, ErrInvalid
+	}
+	if ok, err := v.stillActive(ctx, c); err != nil {
+		return nil, err // the directory could not be read: no verdict
+	} else if !ok {
 		return nil, ErrInvalid
 	}
 	v.mu.Lock()
@@ -189,12 +204,15 @@ func (v *Verifier) verifyDigest(ctx context.Context, raw, audience string, diges
 }
 
 // stillActive applies the principal check to tokens mhsm issued.
-func (v *Verifier) stillActive(ctx context.Context, c *Claims) bool {
+func (v *Verifier) stillActive(ctx context.Context, c *Claims) (bool, error) {
 	if v.active == nil || c.IDType == IDTypeExternal {
-		return true
+		return true, nil
 	}
 	ok, err := v.active(ctx, c.TenantID, c.ObjectID)
-	return err == nil && ok
+	if err != nil {
+		return false, fmt.Errorf("token: principal check: %w", err)
+	}
+	return ok, nil
 }
 
 // unverified is what is read from a payload before its signature is
@@ -233,6 +251,9 @@ func (v *Verifier) verifyOwn(ctx context.Context, raw string, hb, pb []byte, u u
 		return nil, ErrInvalid
 	}
 	key, err := v.issuer.PublicKey(ctx, u.TenantID, kid)
+	if errors.Is(err, store.ErrUnavailable) {
+		return nil, err // no verdict: the keys could not be read
+	}
 	if err != nil {
 		return nil, ErrInvalid
 	}

@@ -36,7 +36,8 @@ type member struct {
 	maxReqSize uint
 }
 
-// Options tune Start. Zero values are etcd's defaults.
+// Options tune Start. A zero MaxTxnOps means 4096 (what mhsm needs, see
+// store.DefaultEtcdMaxTxnOps); a zero MaxRequestBytes is etcd's default.
 type Options struct {
 	MaxTxnOps       uint
 	MaxRequestBytes uint
@@ -82,6 +83,7 @@ func (c *Cluster) start(m *member, state string) error {
 	cfg.InitialClusterToken = "mhsm-test"
 	cfg.ClusterState = state
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop()) // shutdown errors are noise here
+	cfg.MaxTxnOps = 4096
 	if m.maxTxnOps > 0 {
 		cfg.MaxTxnOps = m.maxTxnOps
 	}
