@@ -66,7 +66,10 @@ func TestRevocationBound(t *testing.T) {
 	}
 	name := "revoke-" + uuid.NewString()[:8]
 	w.mustCall(t, 1, "", "POST", "/keys/"+name+"/create?api-version=7.4", ecKey, http.StatusOK)
-	sign := func() int { st, _ := w.call(0, tokA, "POST", "/keys/"+name+"/sign?api-version=7.4", signBody()); return st }
+	sign := func() int {
+		st, _ := w.call(0, tokA, "POST", "/keys/"+name+"/sign?api-version=7.4", signBody())
+		return st
+	}
 	if st := sign(); st != http.StatusForbidden {
 		t.Fatalf("sign before any grant = %d, want 403", st)
 	}
@@ -118,7 +121,10 @@ func TestDisabledPrincipalEverywhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sign := func() int { st, _ := w.call(1, tokB, "POST", "/keys/"+name+"/sign?api-version=7.4", signBody()); return st }
+	sign := func() int {
+		st, _ := w.call(1, tokB, "POST", "/keys/"+name+"/sign?api-version=7.4", signBody())
+		return st
+	}
 	if d := waitStatus(5*time.Second, http.StatusOK, sign); d < 0 {
 		t.Fatal("the principal never could sign on node B")
 	}
