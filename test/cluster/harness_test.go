@@ -46,7 +46,7 @@ func etcdNode(c *etcdtest.Cluster, rootKey, prefix string) func(*config.Server) 
 
 // newWorld starts the etcd cluster and two mhsm nodes on it. Node 0 starts
 // first and makes the dev tenant, principal and HSM; node 1 finds them.
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{etcd: etcdtest.Start(t, 3, etcdtest.Options{})}
 	rootKey := filepath.Join(t.TempDir(), "root.key")
@@ -83,7 +83,7 @@ func (w *world) call(i int, tok, method, path string, body any) (int, []byte) {
 }
 
 // mustCall is call that fails the test unless the status is want.
-func (w *world) mustCall(t *testing.T, i int, tok, method, path string, body any, want int) []byte {
+func (w *world) mustCall(t testing.TB, i int, tok, method, path string, body any, want int) []byte {
 	t.Helper()
 	st, b := w.call(i, tok, method, path, body)
 	if st != want {
