@@ -103,7 +103,7 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	if _, port, _ := net.SplitHostPort(cfg.Addr); port == "0" && cfg.PublicPort == 0 {
 		cfg.PublicPort = a.ln.Addr().(*net.TCPAddr).Port
 	}
-	dir := directory.New(a.st)
+	dir := directory.NewWithOptions(a.st, directory.Options{SharedLockout: cfg.Store == config.StoreEtcd})
 	a.dir = dir
 	issuer := token.NewIssuer(a.st, sysKey)
 	loginURL := cfg.URL("login")

@@ -66,6 +66,10 @@ type Options struct {
 	Password PasswordParams
 	// Lockout is the retry budget; zero means DefaultLockout.
 	Lockout LockoutPolicy
+	// SharedLockout keeps the retry budget in the store as well, for
+	// nodes sharing one store (etcd): one budget per principal for the
+	// whole cluster. Off: each process counts in memory.
+	SharedLockout bool
 }
 
 // Directory stores tenants and principals in a store.Backend.
@@ -96,6 +100,9 @@ func NewWithOptions(st store.Backend, o Options) *Directory {
 	}
 	d := &Directory{st: st, now: time.Now, pw: o.Password, groups: map[string][]string{}}
 	d.lock = newLockout(o.Lockout, func() time.Time { return d.now() })
+	if o.SharedLockout {
+		d.lock.shared = &sharedLockout{st: st, p: o.Lockout, now: d.lock.now}
+	}
 	d.gen.Store(1)
 	return d
 }

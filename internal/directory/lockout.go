@@ -22,13 +22,15 @@ const maxTracked = 100000
 
 // lockout counts failures by canonical principal name ("tid/upn",
 // "tid/appid"). Unknown names are counted the same way as known ones, so
-// the lock itself reveals nothing. Counters live in memory: a restart
-// resets them, and each server of a cluster keeps its own.
+// the lock itself reveals nothing. Counters live in memory (a restart
+// resets them) and, with Options.SharedLockout, also in the store, where
+// every node of a cluster counts the same failures (lockshared.go).
 type lockout struct {
-	p   LockoutPolicy
-	now func() time.Time
-	mu  sync.Mutex
-	m   map[string]*failures
+	p      LockoutPolicy
+	now    func() time.Time
+	mu     sync.Mutex
+	m      map[string]*failures
+	shared *sharedLockout // also counted in the store (lockshared.go); nil: memory only
 }
 
 type failures struct {
@@ -42,6 +44,13 @@ func newLockout(p LockoutPolicy, now func() time.Time) *lockout {
 
 // locked reports whether key's budget is spent.
 func (l *lockout) locked(key string) bool {
+	if l.localLocked(key) {
+		return true
+	}
+	return l.shared != nil && l.shared.locked(key)
+}
+
+func (l *lockout) localLocked(key string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	f, ok := l.m[key]
@@ -57,6 +66,9 @@ func (l *lockout) locked(key string) bool {
 
 // fail records a failure for key.
 func (l *lockout) fail(key string) {
+	if l.shared != nil {
+		l.shared.fail(key)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -77,6 +89,9 @@ func (l *lockout) succeed(key string) {
 	l.mu.Lock()
 	delete(l.m, key)
 	l.mu.Unlock()
+	if l.shared != nil {
+		l.shared.succeed(key)
+	}
 }
 
 func (l *lockout) evict(now time.Time) {
