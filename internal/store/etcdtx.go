@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -24,13 +26,25 @@ type etcdTx struct {
 	writes   map[string]*[]byte
 }
 
+// get reads at the transaction's revision. The first read is
+// linearizable and fixes the revision; later ones are served by whichever
+// member answers from its own copy at that revision (serializable: no
+// round through the leader), or linearizably if that member has not yet
+// applied it.
 func (t *etcdTx) get(opts []clientv3.OpOption, key string) (*clientv3.GetResponse, error) {
-	if t.rev > 0 {
-		opts = append(opts, clientv3.WithRev(t.rev))
-	}
 	ctx, cancel := t.e.opCtx(t.ctx)
 	defer cancel()
-	resp, err := t.e.kv.Get(ctx, key, opts...)
+	var resp *clientv3.GetResponse
+	var err error
+	if t.rev > 0 {
+		opts = append(opts, clientv3.WithRev(t.rev))
+		resp, err = t.e.kv.Get(ctx, key, append(opts, clientv3.WithSerializable())...)
+		if errors.Is(err, rpctypes.ErrFutureRev) {
+			resp, err = t.e.kv.Get(ctx, key, opts...)
+		}
+	} else {
+		resp, err = t.e.kv.Get(ctx, key, opts...)
+	}
 	if err != nil {
 		return nil, unavailable(err)
 	}
