@@ -55,15 +55,30 @@ func (e *Etcd) watch(ctx context.Context, from int64) {
 
 // follow watches from *applied+1 and publishes each batch of events. It
 // returns (with an error saying why) when the watch is lost.
+//
+// Staleness bound: every ProgressInterval a probe reads the store's current
+// revision (linearizably) and asks etcd for a progress notification; etcd
+// sends one only once this watch has delivered everything up to its
+// revision. A probe taken at time t and answered that way proves every
+// write acknowledged before t has reached the caches. If no probe younger
+// than StaleAfter has been answered, the watch counts as lost. So a write
+// acknowledged at time T has, by T + StaleAfter + ProgressInterval, reached
+// this node's caches, or the node has dropped them and reports not ready.
 func (e *Etcd) follow(ctx context.Context, w clientv3.Watcher, applied *int64) error {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
 	ch := w.Watch(wctx, "\x00", clientv3.WithFromKey(), clientv3.WithRev(*applied+1),
 		clientv3.WithCreatedNotify(), clientv3.WithProgressNotify())
-	var heard atomic.Int64 // unix nanos of the last word from etcd
-	heard.Store(time.Now().UnixNano())
+	var done atomic.Int64 // revision delivered to the feed
+	done.Store(*applied)
 	lost := make(chan error, 1)
-	go func() { // the partition detector
+	go func() { // the staleness probe
+		type probe struct {
+			rev int64
+			at  time.Time
+		}
+		var probes []probe
+		confirmed := time.Now() // the time of the latest answered probe
 		t := time.NewTicker(e.opts.ProgressInterval)
 		defer t.Stop()
 		for {
@@ -72,18 +87,25 @@ func (e *Etcd) follow(ctx context.Context, w clientv3.Watcher, applied *int64) e
 				return
 			case <-t.C:
 			}
-			if since := time.Since(time.Unix(0, heard.Load())); since > e.opts.StaleAfter {
-				lost <- fmt.Errorf("no word from etcd for %s", since.Round(time.Millisecond))
+			for d := done.Load(); len(probes) > 0 && probes[0].rev <= d; probes = probes[1:] {
+				confirmed = probes[0].at
+			}
+			if since := time.Since(confirmed); since > e.opts.StaleAfter {
+				lost <- fmt.Errorf("not confirmed current for %s", since.Round(time.Millisecond))
 				cancel()
 				return
 			}
-			rctx, rcancel := context.WithTimeout(wctx, e.opts.ProgressInterval)
-			_ = w.RequestProgress(rctx)
-			rcancel()
+			at := time.Now()
+			pctx, pcancel := context.WithTimeout(wctx, e.opts.ProgressInterval)
+			resp, err := e.kv.Get(pctx, "sys/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+			if err == nil {
+				probes = append(probes, probe{rev: resp.Header.Revision, at: at})
+				_ = w.RequestProgress(pctx)
+			}
+			pcancel()
 		}
 	}()
 	for resp := range ch {
-		heard.Store(time.Now().UnixNano())
 		if resp.CompactRevision != 0 {
 			return fmt.Errorf("compacted past revision %d (now %d)", *applied, resp.CompactRevision)
 		}
@@ -94,7 +116,10 @@ func (e *Etcd) follow(ctx context.Context, w clientv3.Watcher, applied *int64) e
 			e.feed.SetReady(nil)
 			continue
 		}
-		rev := resp.Header.Revision
+		rev := int64(0)
+		if resp.IsProgressNotify() {
+			rev = resp.Header.Revision // everything up to it was delivered
+		}
 		if len(resp.Events) > 0 {
 			keys := make([]string, len(resp.Events))
 			for i, ev := range resp.Events {
@@ -106,6 +131,11 @@ func (e *Etcd) follow(ctx context.Context, w clientv3.Watcher, applied *int64) e
 		if rev > *applied {
 			*applied = rev
 		}
+		// The probe may count a revision as applied only once the
+		// subscribers have seen it: it waits for the feed to deliver.
+		if rev > 0 {
+			e.feed.afterDelivery(func() { storeMax(&done, rev) })
+		}
 	}
 	select {
 	case err := <-lost:
@@ -116,4 +146,14 @@ func (e *Etcd) follow(ctx context.Context, w clientv3.Watcher, applied *int64) e
 		return err
 	}
 	return fmt.Errorf("watch closed")
+}
+
+// storeMax raises a to v if v is larger.
+func storeMax(a *atomic.Int64, v int64) {
+	for {
+		cur := a.Load()
+		if v <= cur || a.CompareAndSwap(cur, v) {
+			return
+		}
+	}
 }

@@ -90,11 +90,17 @@ func (f *Feed) Flush(ctx context.Context) error {
 	}
 }
 
-// item is a queued Change, or a Flush marker (done set).
+// item is a queued Change, or a marker: done is closed, then fn called,
+// once every earlier Change is delivered.
 type item struct {
 	c    Change
 	done chan struct{}
+	fn   func()
 }
+
+// afterDelivery calls fn from the delivery goroutine once every Change
+// published before it has been delivered to every subscriber.
+func (f *Feed) afterDelivery(fn func()) { f.push(item{fn: fn}) }
 
 func (f *Feed) push(it item) {
 	f.mu.Lock()
@@ -123,8 +129,13 @@ func (f *Feed) run(ctx context.Context) {
 			f.queue = f.queue[1:]
 			subs := f.subs
 			f.mu.Unlock()
-			if it.done != nil {
-				close(it.done)
+			if it.done != nil || it.fn != nil {
+				if it.done != nil {
+					close(it.done)
+				}
+				if it.fn != nil {
+					it.fn()
+				}
 				continue
 			}
 			for _, fn := range subs {

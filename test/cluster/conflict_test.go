@@ -25,7 +25,7 @@ func conflictN() int {
 	return 1000
 }
 
-const conflictWorkers = 16
+const conflictWorkers = 8
 
 // fanOut runs fn(i) for i in [0, n) on conflictWorkers goroutines and
 // returns the statuses, index by index.
