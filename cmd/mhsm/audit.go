@@ -68,11 +68,12 @@ func auditCmd() *cobra.Command {
 // logSource is where logs are read from.
 type logSource struct {
 	dir, containerURL, keyEnv, hsm string
+	nodes                          []string // more --dir: one audit directory per node (auditnodes.go)
 }
 
 func (s *logSource) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&s.dir, "dir", "", "log directory: the server's <data-dir>/audit, one chain's directory, or a tree of delivered logs (…/PT1H.json)")
+	f.StringArrayVar(&s.nodes, "dir", nil, "log directory: the server's <data-dir>/audit, one chain's directory, or a tree of delivered logs (…/PT1H.json); repeat it for the audit directories of several nodes")
 	f.StringVar(&s.containerURL, "container-url", "", "blob container of delivered logs, e.g. https://acct.blob.core.windows.net/insights-logs-auditevent?<SAS>")
 	f.StringVar(&s.keyEnv, "account-key-env", "", "environment variable holding the storage account key (instead of a SAS)")
 	f.StringVar(&s.hsm, "hsm-name", "", "only this HSM's log (\"_server\" for the server log)")
@@ -80,6 +81,12 @@ func (s *logSource) flags(cmd *cobra.Command) {
 
 // sources lists the chains to read.
 func (s *logSource) sources(ctx context.Context) ([]*audit.Source, error) {
+	if len(s.nodes) > 1 {
+		return s.nodeSources(ctx) // auditnodes.go
+	}
+	if len(s.nodes) == 1 {
+		s.dir = s.nodes[0]
+	}
 	var files audit.Files
 	base := ""
 	switch {
@@ -153,7 +160,11 @@ copy, or use --max-age on a log of a busy HSM.`,
 			}
 			var pub ed25519.PublicKey
 			if pubFile != "" {
-				if len(srcs) > 1 {
+				hsms := map[string]bool{}
+				for _, s := range srcs {
+					hsms[s.HSM] = true
+				}
+				if len(hsms) > 1 {
 					return errors.New("--public-key pins one HSM's key: give --hsm-name too")
 				}
 				b, err := os.ReadFile(pubFile)
@@ -171,7 +182,7 @@ copy, or use --max-age on a log of a busy HSM.`,
 				if err != nil {
 					return fmt.Errorf("%s: %w", s.Name, err)
 				}
-				if r.Chain == "" {
+				if r.Chain == "" || len(src.nodes) > 1 { // several nodes: "<node>/<chain>"
 					r.Chain = s.Name
 				}
 				ok := len(r.Problems) == 0 && r.Lines > 0 && (allowTail || r.UnverifiedTail == 0)
@@ -192,6 +203,9 @@ copy, or use --max-age on a log of a busy HSM.`,
 				if err := enc.Encode(reports); err != nil {
 					return err
 				}
+			}
+			if len(src.nodes) > 1 && !asJSON {
+				printMerged(cmd.OutOrStdout(), srcs, reports, allowTail) // auditnodes.go
 			}
 			if failed {
 				return errors.New("audit verification failed")
