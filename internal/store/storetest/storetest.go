@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Backend) {
 		{"ListAfter", testListAfter},
 		{"ListPagination", testListPagination},
 		{"ListSeesOwnWrites", testListSeesOwnWrites},
+		{"ListGuardsDeletes", testListGuardsDeletes},
 		{"UpdateRollback", testUpdateRollback},
 		{"UpdatePanicRollback", testUpdatePanicRollback},
 		{"ViewReadOnly", testViewReadOnly},
