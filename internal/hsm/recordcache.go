@@ -45,12 +45,11 @@ import (
 // they use the transaction (loadKey, loadVersion), because write paths
 // modify what they read.
 //
-// Assumption: this process is the only writer of the store. store.Bolt
-// guarantees it (it holds bbolt's exclusive file lock). A backend shared by
-// several server processes, such as the etcd backend store.go foresees,
-// would change records behind this cache's back: it would need
-// invalidation from the store's change feed (a watch on "hsm/") or no
-// record cache.
+// Other writers: with a store shared by several nodes (store.Etcd), records
+// change behind this cache's back. Every committed write, from any node,
+// reaches Service.ApplyChange through the store's change feed (feed.go),
+// which invalidates the keys it names — bumping seq, so a fill racing it
+// refuses itself — and drops everything on a feed Reset.
 type recordCache struct {
 	mu    sync.Mutex
 	size  int
