@@ -254,3 +254,15 @@ func decodeToken(resp *http.Response) (string, error) {
 	}
 	return tr.AccessToken, nil
 }
+
+// WithEtcd configures a node of a cluster sharing an etcd store: every
+// node given the same endpoints, prefix and root key file sees the same
+// directory, HSMs and keys (docs/scale.md). Use it as Start's mod.
+func WithEtcd(endpoints []string, prefix, rootKeyFile string) func(*config.Server) {
+	return func(c *config.Server) {
+		c.Store = config.StoreEtcd
+		c.Etcd.Endpoints = endpoints
+		c.Etcd.Prefix = prefix
+		c.RootKeyFile = rootKeyFile
+	}
+}

@@ -34,10 +34,7 @@ var worlds atomic.Int64
 // etcdNode configures an mhsm node on c, with the shared root key.
 func etcdNode(c *etcdtest.Cluster, rootKey, prefix string) func(*config.Server) {
 	return func(cfg *config.Server) {
-		cfg.Store = config.StoreEtcd
-		cfg.Etcd.Endpoints = c.Endpoints()
-		cfg.Etcd.Prefix = prefix
-		cfg.RootKeyFile = rootKey
+		testserver.WithEtcd(c.Endpoints(), prefix, rootKey)(cfg)
 		cfg.OpsAddr = "127.0.0.1:0"
 		// The throttle is per node and not what these tests are about.
 		cfg.ThrottleHSMRate, cfg.ThrottlePrincipalRate = 0, 0
