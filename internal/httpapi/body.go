@@ -2,53 +2,28 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/mhsm/mhsm/internal/strictjson"
 )
 
 // Request bodies, for every plane: read within a limit (readBody) and
 // decoded strictly (decodeBody).
 
 // decodeBody is the one JSON body decoder of every plane (data,
-// management, Graph): it refuses duplicate object keys and nesting deeper
-// than MaxJSONDepth (strictjson.go), malformed JSON and trailing data, and
-// returns a public message describing the problem, or "" when v was
-// decoded. An empty body leaves v as it is.
+// management, Graph): strictjson.Decode, which refuses duplicate object
+// keys, nesting deeper than strictjson.MaxDepth, malformed JSON and
+// trailing data. It returns a public message describing the problem, or
+// "" when v was decoded. An empty body leaves v as it is.
 func decodeBody(body []byte, v any) string {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return ""
 	}
-	if err := checkJSONShape(body, v); err != nil {
-		var ae *apiError
-		if errors.As(err, &ae) {
-			return ae.Message
-		}
-		return "The request body is malformed."
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
-		return "The request body is not valid JSON for this operation: " + jsonProblem(err)
-	}
-	if dec.More() {
-		return "The request body has data after the JSON value."
+	if err := strictjson.Decode(body, v); err != nil {
+		return err.Error()
 	}
 	return ""
-}
-
-// jsonProblem describes a decoding error without echoing request content.
-func jsonProblem(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fmt.Sprintf("field %q has the wrong type", te.Field)
-	}
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("syntax error at offset %d", se.Offset)
-	}
-	return "malformed body"
 }
 
 // readBody reads r's body up to limit+1 bytes (so that a caller sees a
