@@ -48,6 +48,9 @@ type dataState struct {
 	hsm    *hsm.HSM
 	scope  string
 	d      rbac.Decision
+	// The throttle buckets charged once the handler returns (charge).
+	principalKey, hsmKey string
+	meter                *throttle.Meter
 }
 
 // dataPlane is <hsm>.managedhsm.<domain> in the edge pipeline (edge.go).
@@ -61,6 +64,11 @@ func (s *Server) dataPlane() *plane[dataState] {
 		authenticate: s.dataAuthenticate,
 		authorize:    s.dataAuthorize,
 		act:          s.dataAct,
+		release: func(x *exchange[dataState]) {
+			if st := &x.state; st.meter != nil {
+				s.charge(st.principalKey, st.hsmKey, st.meter)
+			}
+		},
 		answer: func(x *exchange[dataState], err error) *apiError {
 			return toAPIError(err, x.ev.RequestID)
 		},
@@ -135,7 +143,7 @@ func (s *Server) dataAuthorize(x *exchange[dataState]) error {
 	}
 	ctx, meter := throttle.WithMeter(x.r.Context())
 	x.r = x.r.WithContext(ctx)
-	x.after = append(x.after, func() { s.charge(principalKey, hsmKey, meter) })
+	st.principalKey, st.hsmKey, st.meter = principalKey, hsmKey, meter
 
 	st.scope = "/"
 	if st.rt.KeyScoped {

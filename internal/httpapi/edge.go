@@ -46,8 +46,6 @@ type exchange[T any] struct {
 	// unaudited requests (public metadata GETs on login.<domain>) skip
 	// the audit gate and record.
 	unaudited bool
-	// after runs once the handler has returned (throttle charges).
-	after []func()
 }
 
 // plane is one virtual host's part of the pipeline. Every step receives
@@ -82,6 +80,9 @@ type plane[T any] struct {
 	// writeUnavailable writes unavailable when its shape is not
 	// writeError's (Graph answers it as the token endpoints do).
 	writeUnavailable func(w http.ResponseWriter, e *apiError)
+	// release runs once the steps have returned or panicked (throttle
+	// charges); nil for none.
+	release func(x *exchange[T])
 	// finish adds the plane's last audit fields once the outcome is known.
 	finish func(x *exchange[T], status int)
 	// bareEmpty: a success without a body is sent with no headers of
@@ -175,11 +176,9 @@ func runSteps[T any](p *plane[T], x *exchange[T], routeErr error) (status int, b
 			status, body, fail = 0, nil, p.internal()
 		}
 	}()
-	defer func() {
-		for _, f := range x.after {
-			f()
-		}
-	}()
+	if p.release != nil {
+		defer p.release(x)
+	}
 	if routeErr != nil && !p.authFirst {
 		return 0, nil, p.answer(x, routeErr)
 	}
