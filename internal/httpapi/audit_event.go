@@ -133,8 +133,8 @@ func headerTokenDigest(h http.Header) token.Digest {
 	if auth == "" {
 		return token.Digest{}
 	}
-	if len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
-		auth = strings.TrimSpace(auth[7:])
+	if t, ok := cutBearer(auth); ok {
+		auth = t
 	}
 	return token.DigestOf(auth)
 }

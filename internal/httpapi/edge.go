@@ -209,15 +209,24 @@ func (ev *AuditEvent) setCaller(c *token.Claims) {
 	ev.UPN, ev.IDType = c.UPN, c.IDType
 }
 
-// bearerToken is the token of an Authorization header "Bearer <token>"
-// (the scheme in any case), or token.ErrInvalid.
+// bearerToken is the token of r's Authorization header "Bearer <token>"
+// (the scheme in any case), or token.ErrInvalid. It is the edge's one
+// bearer parser (cutBearer); the audit record's token hash uses it too.
 func bearerToken(r *http.Request) (string, error) {
-	auth := r.Header.Get("Authorization")
-	const prefix = "bearer "
-	if len(auth) <= len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) {
+	t, ok := cutBearer(r.Header.Get("Authorization"))
+	if !ok {
 		return "", token.ErrInvalid
 	}
-	return strings.TrimSpace(auth[len(prefix):]), nil
+	return t, nil
+}
+
+// cutBearer returns the token of an Authorization value "Bearer <token>".
+func cutBearer(auth string) (string, bool) {
+	const prefix = "bearer "
+	if len(auth) <= len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) {
+		return "", false
+	}
+	return strings.TrimSpace(auth[len(prefix):]), true
 }
 
 // noAuth and noAuthz are the steps of planes without bearer tokens

@@ -31,7 +31,7 @@ type loginState struct {
 
 // loginPlane is login.<domain>.
 func (s *Server) loginPlane() *plane[loginState] {
-	return s.issuancePlane(s.loginR, writeOAuthError, func(r *http.Request) string {
+	return s.issuancePlane(s.loginR, false, writeOAuthError, func(r *http.Request) string {
 		if !strings.HasSuffix(strings.TrimRight(r.URL.Path, "/"), "/token") {
 			return "LoginRequest"
 		}
@@ -41,7 +41,7 @@ func (s *Server) loginPlane() *plane[loginState] {
 
 // msiPlane is the managed identity endpoint.
 func (s *Server) msiPlane() *plane[loginState] {
-	return s.issuancePlane(s.msiR, writeMSIError, func(*http.Request) string { return "ManagedIdentityTokenRequest" })
+	return s.issuancePlane(s.msiR, true, writeMSIError, func(*http.Request) string { return "ManagedIdentityTokenRequest" })
 }
 
 // serveLogin serves login.<domain>.
@@ -50,13 +50,14 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 // issuancePlane is a token-issuing plane routed by rt whose errors are
-// written by write; op names a request's operation.
-func (s *Server) issuancePlane(rt *router[loginRoute], write func(http.ResponseWriter, *apiError), op func(*http.Request) string) *plane[loginState] {
+// written by write; op names a request's operation. Only POSTs are
+// audited unless auditAll (every call issues a token).
+func (s *Server) issuancePlane(rt *router[loginRoute], auditAll bool, write func(http.ResponseWriter, *apiError), op func(*http.Request) string) *plane[loginState] {
 	return &plane[loginState]{
 		newEvent: issuanceEvent,
 		begin: func(w http.ResponseWriter, x *exchange[loginState]) error {
 			r := x.r
-			if rt == s.loginR && r.Method != http.MethodPost {
+			if !auditAll && r.Method != http.MethodPost {
 				x.unaudited = true // public metadata
 			} else {
 				w.Header().Set("x-ms-request-id", x.ev.RequestID)
