@@ -15,7 +15,7 @@ import (
 // The edge pipeline: every request of every plane — data
 // (<hsm>.managedhsm.<domain>, data.go), management (management.<domain>,
 // arm.go), Graph (graph.<domain>, graph.go), token issuance
-// (login.<domain>, login.go) and the managed identity endpoint (msi.go) —
+// (login.<domain>) and the managed identity endpoint (login_plane.go) —
 // passes through serve, in this order:
 //
 //	begin        response ids, the audit event, routing (no side effects)
