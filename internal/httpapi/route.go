@@ -32,7 +32,11 @@ type Route struct {
 	// yet (security domain routes, and role reads for its initial
 	// administrators); every other route answers HSMNotActivated there.
 	BeforeActivation bool
-	Handle           func(*Request) (int, any, error)
+	// Handle acts once the pipeline (edge.go, data.go) has authenticated
+	// and authorized the request: a method of Server, named in the table.
+	// It returns the status and body of a success, or an error the
+	// pipeline maps to Azure's error body (errors.go).
+	Handle func(*Request) (int, any, error)
 }
 
 // dataRouteSpec is the router's view of a Route.
