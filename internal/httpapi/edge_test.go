@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -64,7 +65,7 @@ func TestPanicRecoveredInPlaneShape(t *testing.T) {
 		t.Errorf("data plane panic record: status %d op %q result %q", e.Status, e.Operation, e.ResultDescription)
 	}
 
-	routes := append(graphRoutes(), graphRoute{Method: "GET", Pattern: "/v1.0/panic", Operation: "Panic",
+	routes := append(slices.Clone(graphRoutes), graphRoute{Method: "GET", Pattern: "/v1.0/panic", Operation: "Panic",
 		Handle: func(*Server, *graphReq) (int, any, error) { boom(); return 0, nil, nil }})
 	m.srv.graph = newRouter(routes, graphRouteSpec)
 	req := httptest.NewRequest("GET", m.cfg.URL("graph")+"/v1.0/panic", nil)

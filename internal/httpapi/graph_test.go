@@ -15,7 +15,7 @@ func TestGraphRoutesDeclareWrites(t *testing.T) {
 		"/v1.0/{kind}/{id}/getMemberGroups":  true,
 	}
 	seen := map[string]bool{}
-	for _, r := range graphRoutes() {
+	for _, r := range graphRoutes {
 		if r.Handle == nil {
 			t.Errorf("%s %s has no handler", r.Method, r.Pattern)
 		}
@@ -35,7 +35,7 @@ func TestGraphRoutesDeclareWrites(t *testing.T) {
 }
 
 func TestGraphMatch(t *testing.T) {
-	graph := newRouter(graphRoutes(), graphRouteSpec)
+	graph := newRouter(graphRoutes, graphRouteSpec)
 	for _, c := range []struct {
 		method, path, want string
 		params             map[string]string

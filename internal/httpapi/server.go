@@ -70,7 +70,7 @@ func New(d Deps) *Server {
 	s.mgmt = d.Mgmt
 	s.data = newRouter(s.DataRoutes(), dataRouteSpec)
 	s.arm = newRouter(s.ARMRoutes(), armRouteSpec)
-	s.graph = newRouter(graphRoutes(), graphRouteSpec)
+	s.graph = newRouter(graphRoutes, graphRouteSpec)
 	s.loginR = newRouter(loginRoutes(), loginRouteSpec)
 	s.msiR = newRouter(msiRoutes(), loginRouteSpec)
 	s.dataP, s.mgmtP, s.graphP = s.dataPlane(), s.managementPlane(), s.graphPlane()
