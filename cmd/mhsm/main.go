@@ -1,6 +1,5 @@
-// Command mhsm is the mhsm server and CLI. main is tiny; Run, which
-// builds the command tree, is testable. Each command group lives in its
-// own file, named after the command (Run lists the groups).
+// Command mhsm is the mhsm server and CLI. main is tiny; Run is testable.
+// One file per command group: server.go, hosts.go.
 package main
 
 import (

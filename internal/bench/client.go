@@ -37,6 +37,12 @@ type Target struct {
 	Token func(ctx context.Context) (string, error)
 }
 
+// Dev is a dev-mode server's dev.json (client.Dev, its one declaration).
+type Dev = client.Dev
+
+// ReadDev reads a dev.json file (client.ReadDev).
+func ReadDev(path string) (Dev, error) { return client.ReadDev(path) }
+
 // Credentials describe how the bench gets its token when none is given:
 // the client-credentials grant at Authority/Tenant.
 type Credentials struct {
