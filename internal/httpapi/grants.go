@@ -23,6 +23,9 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "AADSTS900144: The request body must be a form.")
 		return
 	}
+	// Failed credentials are counted per (principal, TCP peer): see
+	// directory/lockout.go.
+	r = r.WithContext(directory.WithSource(r.Context(), r.RemoteAddr))
 	f := r.PostForm
 	clientID := strings.TrimSpace(f.Get("client_id"))
 	secret := f.Get("client_secret")
@@ -123,10 +126,10 @@ func (s *Server) assertionClient(r *http.Request, tid, clientID, assertion strin
 		}
 		jti, exp, err := token.VerifyClientAssertion(assertion, clientID, s.tokenEndpoints(tid), creds, s.verifier.Now())
 		if err != nil || s.verifier.AssertionReplayed(clientID, jti, exp) {
-			s.dir.ClientFailed(tid, clientID)
+			s.dir.ClientFailed(r.Context(), tid, clientID)
 			return nil, directory.ErrBadCredential
 		}
-		s.dir.ClientSucceeded(tid, clientID)
+		s.dir.ClientSucceeded(r.Context(), tid, clientID)
 		return sp, nil
 	}
 	_, _, err = s.verifier.VerifyFederated(r.Context(), assertion, func(iss, sub string) (string, bool) {
@@ -138,10 +141,10 @@ func (s *Server) assertionClient(r *http.Request, tid, clientID, assertion strin
 		return "", false
 	})
 	if err != nil {
-		s.dir.ClientFailed(tid, clientID)
+		s.dir.ClientFailed(r.Context(), tid, clientID)
 		return nil, directory.ErrBadCredential
 	}
-	s.dir.ClientSucceeded(tid, clientID)
+	s.dir.ClientSucceeded(r.Context(), tid, clientID)
 	return sp, nil
 }
 
