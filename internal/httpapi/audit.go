@@ -264,7 +264,10 @@ type loginNoteKey struct{}
 
 // loginNote carries back to auditBuffered the identity a token was issued
 // to (token requests) or the authenticated caller (Graph).
-type loginNote struct{ caller audit.Caller }
+type loginNote struct {
+	caller audit.Caller
+	upn    string // a password grant's username that names a user (auditupn.go)
+}
 
 // noteIdentity records, for the audit of a buffered request, whom a token
 // was issued to or who called. Called by issueAccess, msiToken, serveGraph.
@@ -369,8 +372,9 @@ func (s *Server) auditBuffered(w http.ResponseWriter, r *http.Request, h http.Ha
 }
 
 // describeTokenRequest adds what may be recorded about a token request:
-// the tenant, grant type, client id and user name (HMAC'd when they do
-// not look like identifiers), and the OAuth error code.
+// the tenant, grant type, client id (HMAC'd when it does not look like an
+// identifier), user name (HMAC'd unless it names a user), and the OAuth
+// error code.
 func describeTokenRequest(e *audit.Event, r *http.Request, rec *bufferedResponse) {
 	if t := r.PathValue("tenant"); audit.IsGUID(t) {
 		e.TenantID = strings.ToLower(t)
@@ -400,7 +404,7 @@ func describeTokenRequest(e *audit.Event, r *http.Request, rec *bufferedResponse
 	}
 	switch u := f.Get("username"); {
 	case u == "":
-	case upnPattern.MatchString(u):
+	case knownUsername(r.Context(), u):
 		e.Properties["username"] = u
 	default:
 		e.Hash("usernameHash", u)

@@ -42,7 +42,7 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 	case "password":
 		s.passwordGrant(w, r, tid, clientID, secret)
 	case "refresh_token":
-		s.refreshGrant(w, r, tid, clientID)
+		s.refreshGrant(w, r, tid, clientID, secret)
 	default:
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "AADSTS70003: The grant type is not supported.")
 	}
@@ -185,6 +185,7 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, tid, clie
 		return
 	}
 	u, err := s.dir.AuthenticatePassword(r.Context(), tid, f.Get("username"), f.Get("password"))
+	s.noteUsername(r.Context(), tid, f.Get("username"), u)
 	if err != nil {
 		credentialError(w, err, true)
 		return
@@ -209,16 +210,21 @@ func (s *Server) userToken(w http.ResponseWriter, r *http.Request, u *directory.
 
 // refreshGrant redeems a refresh token (once) for a new access token and
 // refresh token, if the user is still enabled and has not changed the
-// password since the token was issued.
-func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, tid, clientID string) {
+// password since the token was issued. The client authenticates as for
+// the original grant (refreshclient.go) before the token is consumed.
+func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, tid, clientID, secret string) {
 	f := r.PostForm
 	audience, ok := s.audienceOf(f.Get("scope"))
 	if !ok {
 		oauthError(w, http.StatusBadRequest, "invalid_scope", "AADSTS1002012: The scope must be a resource of this server followed by /.default.")
 		return
 	}
+	if err := s.refreshClient(r, tid, clientID, secret); err != nil {
+		credentialError(w, err, false)
+		return
+	}
 	g, err := s.issuer.RedeemRefreshToken(r.Context(), f.Get("refresh_token"))
-	if err != nil || (tid != "" && g.TenantID != tid) || !strings.EqualFold(g.ClientID, clientID) {
+	if err != nil || (tid != "" && g.TenantID != tid) || !strings.EqualFold(g.ClientID, clientID) || (g.Confidential && secret == "") {
 		if err != nil && !errors.Is(err, token.ErrInvalid) {
 			oauthError(w, http.StatusInternalServerError, "server_error", "The token could not be issued.")
 			return
