@@ -232,6 +232,18 @@ func (s *Service) reloadPolicy(ctx context.Context, h *HSM) error {
 	if err != nil {
 		return err
 	}
-	h.policy.Store(rbac.Compile(defs, as))
+	p := rbac.Compile(defs, as)
+	if testHookBeforeInstall != nil {
+		testHookBeforeInstall(h.Name)
+	}
+	h.policy.Store(p)
 	return nil
 }
+
+// Test hooks: testHookBeforeInstall runs between reading the role state and
+// installing the compiled policy; testHookRoleWriteWaits runs when a role
+// write must wait for another one of the same HSM. Nil outside tests.
+var (
+	testHookBeforeInstall  func(hsm string)
+	testHookRoleWriteWaits func(hsm string)
+)
