@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/mhsm/mhsm/internal/barrier"
@@ -36,17 +35,17 @@ type Record struct {
 }
 
 // HSM is a live HSM: its record, its key hierarchy root, and its compiled
-// RBAC policy, swapped atomically on every role change.
+// RBAC policy, swapped atomically on every role change (policystate.go).
 type HSM struct {
 	Record
 	BaseURL string // https://<name>.managedhsm.<domain>[:port]
 
-	dk     *barrier.DataKey
-	policy atomic.Pointer[rbac.Policy]
+	dk  *barrier.DataKey
+	pol *policyState // shared by every *HSM value of this HSM
 }
 
 // Policy returns the HSM's current compiled RBAC policy.
-func (h *HSM) Policy() *rbac.Policy { return h.policy.Load() }
+func (h *HSM) Policy() *rbac.Policy { return h.pol.cur.Load() }
 
 // Service serves every HSM kept in the store.
 type Service struct {
@@ -125,9 +124,7 @@ func (s *Service) open(r Record) (*HSM, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hsm %s: open key hierarchy: %w", r.Name, err)
 	}
-	h := &HSM{Record: r, BaseURL: s.baseURL(r.Name), dk: dk}
-	h.policy.Store(rbac.Compile(rbac.BuiltinRoles, nil))
-	return h, nil
+	return &HSM{Record: r, BaseURL: s.baseURL(r.Name), dk: dk, pol: newPolicyState()}, nil
 }
 
 // Get returns the live HSM name (lower case), or false.

@@ -69,7 +69,7 @@ func (s *Service) PutRoleDefinition(ctx context.Context, h *HSM, d rbac.RoleDefi
 		d.Permissions[i] = rbac.Permission{Actions: []string{}, NotActions: []string{},
 			DataActions: nonNil(p.DataActions), NotDataActions: nonNil(p.NotDataActions)}
 	}
-	err := s.st.Update(ctx, func(tx store.Tx) error {
+	err := s.changeRoles(ctx, h, func(tx store.Tx) error {
 		defs, err := roleDefinitions(tx, h.Name)
 		if err != nil {
 			return err
@@ -100,7 +100,7 @@ func (s *Service) PutRoleDefinition(ctx context.Context, h *HSM, d rbac.RoleDefi
 	if err != nil {
 		return nil, err
 	}
-	return &d, s.reloadPolicy(ctx, h)
+	return &d, nil
 }
 
 // DeleteRoleDefinition deletes a custom role; its assignments become
@@ -110,7 +110,7 @@ func (s *Service) DeleteRoleDefinition(ctx context.Context, h *HSM, id string) (
 		return nil, badRequest("Built-in role definitions cannot be deleted.")
 	}
 	var d rbac.RoleDefinition
-	err := s.st.Update(ctx, func(tx store.Tx) error {
+	err := s.changeRoles(ctx, h, func(tx store.Tx) error {
 		if err := getJSON(tx, rdKey(h.Name, id), &d); err != nil {
 			return err
 		}
@@ -122,7 +122,7 @@ func (s *Service) DeleteRoleDefinition(ctx context.Context, h *HSM, id string) (
 	if err != nil {
 		return nil, err
 	}
-	return &d, s.reloadPolicy(ctx, h)
+	return &d, nil
 }
 
 func nonNil(s []string) []string {

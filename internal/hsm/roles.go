@@ -68,7 +68,7 @@ func (s *Service) Assign(ctx context.Context, h *HSM, a rbac.RoleAssignment) (*r
 			return nil, badRequest("The principal %s does not exist in tenant %s.", a.PrincipalID, h.TenantID)
 		}
 	}
-	err = s.st.Update(ctx, func(tx store.Tx) error {
+	err = s.changeRoles(ctx, h, func(tx store.Tx) error {
 		defs, err := roleDefinitions(tx, h.Name)
 		if err != nil {
 			return err
@@ -114,7 +114,7 @@ func (s *Service) Assign(ctx context.Context, h *HSM, a rbac.RoleAssignment) (*r
 	if err != nil {
 		return nil, err
 	}
-	return &a, s.reloadPolicy(ctx, h)
+	return &a, nil
 }
 
 // GetAssignment returns one assignment by name.
@@ -130,7 +130,7 @@ func (s *Service) GetAssignment(ctx context.Context, h *HSM, id string) (*rbac.R
 // DeleteAssignment removes an assignment and returns it.
 func (s *Service) DeleteAssignment(ctx context.Context, h *HSM, id string) (*rbac.RoleAssignment, error) {
 	var a rbac.RoleAssignment
-	err := s.st.Update(ctx, func(tx store.Tx) error {
+	err := s.changeRoles(ctx, h, func(tx store.Tx) error {
 		if err := getJSON(tx, raKey(h.Name, id), &a); err != nil {
 			return err
 		}
@@ -142,7 +142,7 @@ func (s *Service) DeleteAssignment(ctx context.Context, h *HSM, id string) (*rba
 	if err != nil {
 		return nil, err
 	}
-	return &a, s.reloadPolicy(ctx, h)
+	return &a, nil
 }
 
 // Assignments returns every role assignment of h.
@@ -216,34 +216,3 @@ func roleGUID(id string) string {
 	}
 	return id
 }
-
-// reloadPolicy recompiles h's policy from the store.
-func (s *Service) reloadPolicy(ctx context.Context, h *HSM) error {
-	var defs []rbac.RoleDefinition
-	var as []rbac.RoleAssignment
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		if defs, err = roleDefinitions(tx, h.Name); err != nil {
-			return err
-		}
-		as, err = assignments(tx, h.Name)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	p := rbac.Compile(defs, as)
-	if testHookBeforeInstall != nil {
-		testHookBeforeInstall(h.Name)
-	}
-	h.policy.Store(p)
-	return nil
-}
-
-// Test hooks: testHookBeforeInstall runs between reading the role state and
-// installing the compiled policy; testHookRoleWriteWaits runs when a role
-// write must wait for another one of the same HSM. Nil outside tests.
-var (
-	testHookBeforeInstall  func(hsm string)
-	testHookRoleWriteWaits func(hsm string)
-)

@@ -317,7 +317,9 @@ func publicSDError(err error) string {
 
 // updateRecord rewrites h's record with mut (and also, in the same
 // transaction) and publishes a new *HSM value for it, with data key dk
-// (nil keeps the current one) and the current policy.
+// (nil keeps the current one). The new value shares the policy state of the
+// old one (policystate.go), so role changes made through either value are
+// ordered and seen by both.
 func (s *Service) updateRecord(ctx context.Context, h *HSM, dk *barrier.DataKey, mut func(*Record) error, also func(store.Tx) error) (*HSM, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -350,8 +352,7 @@ func (s *Service) updateRecord(ctx context.Context, h *HSM, dk *barrier.DataKey,
 	if dk == nil {
 		dk = cur.dk
 	}
-	nh := &HSM{Record: r, BaseURL: cur.BaseURL, dk: dk}
-	nh.policy.Store(cur.Policy())
+	nh := &HSM{Record: r, BaseURL: cur.BaseURL, dk: dk, pol: cur.pol}
 	s.hsms[h.Name] = nh
 	return nh, nil
 }
