@@ -52,6 +52,8 @@ func (s *Server) roleRoutes() []Route {
 	var routes []Route
 	for _, sp := range scopePrefixes {
 		ra := sp.path + "/providers/Microsoft.Authorization/roleAssignments"
+		// Role definitions live at "/": their routes authorize there
+		// whatever scope form the path uses (issue #14.1).
 		rd := sp.path + "/providers/Microsoft.Authorization/roleDefinitions"
 		routes = append(routes,
 			Route{Method: "GET", Pattern: ra, Operation: "RoleAssignmentList", BeforeActivation: true, Action: rbac.RoleAssignRead, KeyScoped: sp.keyScoped,
@@ -111,7 +113,7 @@ func (s *Server) roleRoutes() []Route {
 					}
 					return http.StatusOK, assignmentOut(a), nil
 				}},
-			Route{Method: "GET", Pattern: rd, Operation: "RoleDefinitionList", BeforeActivation: true, Action: rbac.RoleDefRead, KeyScoped: sp.keyScoped,
+			Route{Method: "GET", Pattern: rd, Operation: "RoleDefinitionList", BeforeActivation: true, Action: rbac.RoleDefRead, KeyScoped: false,
 				Handle: func(r *Request) (int, any, error) {
 					defs, err := svc.RoleDefinitions(r.Ctx, r.HSM)
 					if err != nil {
@@ -129,7 +131,7 @@ func (s *Server) roleRoutes() []Route {
 					}
 					return http.StatusOK, out, nil
 				}},
-			Route{Method: "GET", Pattern: rd + "/{id}", Operation: "RoleDefinitionGet", BeforeActivation: true, Action: rbac.RoleDefRead, KeyScoped: sp.keyScoped,
+			Route{Method: "GET", Pattern: rd + "/{id}", Operation: "RoleDefinitionGet", BeforeActivation: true, Action: rbac.RoleDefRead, KeyScoped: false,
 				Handle: func(r *Request) (int, any, error) {
 					d, err := svc.GetRoleDefinition(r.Ctx, r.HSM, r.Params["id"])
 					if err != nil {
@@ -137,7 +139,7 @@ func (s *Server) roleRoutes() []Route {
 					}
 					return http.StatusOK, definitionOut(d), nil
 				}},
-			Route{Method: "PUT", Pattern: rd + "/{id}", Operation: "RoleDefinitionCreate", Action: rbac.RoleDefWrite, KeyScoped: sp.keyScoped,
+			Route{Method: "PUT", Pattern: rd + "/{id}", Operation: "RoleDefinitionCreate", Action: rbac.RoleDefWrite, KeyScoped: false,
 				Handle: func(r *Request) (int, any, error) {
 					if urlScope(r) != "/" {
 						return 0, nil, errBadRequest("Managed HSM only supports '/' as the scope of role definitions.")
@@ -154,7 +156,7 @@ func (s *Server) roleRoutes() []Route {
 					}
 					return http.StatusCreated, definitionOut(d), nil
 				}},
-			Route{Method: "DELETE", Pattern: rd + "/{id}", Operation: "RoleDefinitionDelete", Action: rbac.RoleDefDelete, KeyScoped: sp.keyScoped,
+			Route{Method: "DELETE", Pattern: rd + "/{id}", Operation: "RoleDefinitionDelete", Action: rbac.RoleDefDelete, KeyScoped: false,
 				Handle: func(r *Request) (int, any, error) {
 					d, err := svc.DeleteRoleDefinition(r.Ctx, r.HSM, r.Params["id"])
 					if err != nil {
