@@ -81,6 +81,8 @@ type Directory struct {
 	groupsMu  sync.Mutex
 	groupsGen uint64
 	groups    map[string][]string // tid/oid → transitive groups at groupsGen
+
+	memberCheck atomic.Pointer[MembershipCheck] // membercheck.go
 }
 
 // New returns a Directory over st with production settings.

@@ -57,6 +57,7 @@ type Service struct {
 	records *recordCache // decoded key and version records (recordcache.go)
 
 	principals PrincipalResolver
+	groups     GroupResolver
 	attest     Attestation
 
 	mu   sync.RWMutex
@@ -76,6 +77,9 @@ type Options struct {
 	CacheSize int
 	// Principals validates role assignment principals; nil accepts any GUID.
 	Principals PrincipalResolver
+	// Groups expands group membership for the separation-of-duties guard
+	// (sod.go); nil judges every assignee by its own assignments only.
+	Groups GroupResolver
 	// Attestation verifies key release targets; nil disables key release.
 	Attestation Attestation
 }
@@ -89,7 +93,7 @@ func NewService(ctx context.Context, st store.Backend, ring *barrier.Keyring, o 
 		o.CacheSize = 4096
 	}
 	s := &Service{ring: ring, baseURL: o.BaseURL, now: o.Now, cache: newMaterialCache(o.CacheSize), records: newRecordCache(2 * o.CacheSize),
-		hsms: map[string]*HSM{}, principals: o.Principals, attest: o.Attestation}
+		hsms: map[string]*HSM{}, principals: o.Principals, groups: o.Groups, attest: o.Attestation}
 	// Every write of the Service goes through this wrapper, which keeps the
 	// record cache coherent (recordcache.go).
 	s.st = invalidatingStore{Backend: st, records: s.records}

@@ -54,12 +54,19 @@ var (
 	testHookRoleWriteWaits func(hsm string)
 )
 
-// changeRoles runs write (nil: none) in one store transaction and then
-// installs the policy compiled from the role state it left, as one step
-// ordered with every other role change of h.
-func (s *Service) changeRoles(ctx context.Context, h *HSM, write func(tx store.Tx) error) error {
+// changeRoles runs prepare (nil: none; it may read the role state, which
+// no other role change alters until this one is installed), then write
+// (nil: none) in one store transaction, and then installs the policy
+// compiled from the role state it left: one step ordered with every other
+// role change of h.
+func (s *Service) changeRoles(ctx context.Context, h *HSM, prepare func() error, write func(tx store.Tx) error) error {
 	h.pol.lock(h.Name)
 	defer h.pol.mu.Unlock()
+	if prepare != nil {
+		if err := prepare(); err != nil {
+			return err
+		}
+	}
 	if write != nil {
 		if err := s.st.Update(ctx, write); err != nil {
 			return err
@@ -88,5 +95,5 @@ func (s *Service) changeRoles(ctx context.Context, h *HSM, write func(tx store.T
 
 // reloadPolicy recompiles h's policy from the store.
 func (s *Service) reloadPolicy(ctx context.Context, h *HSM) error {
-	return s.changeRoles(ctx, h, nil)
+	return s.changeRoles(ctx, h, nil, nil)
 }

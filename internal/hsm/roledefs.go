@@ -3,6 +3,7 @@ package hsm
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -69,7 +70,15 @@ func (s *Service) PutRoleDefinition(ctx context.Context, h *HSM, d rbac.RoleDefi
 		d.Permissions[i] = rbac.Permission{Actions: []string{}, NotActions: []string{},
 			DataActions: nonNil(p.DataActions), NotDataActions: nonNil(p.NotDataActions)}
 	}
-	err := s.changeRoles(ctx, h, func(tx store.Tx) error {
+	var holders []holder // every holder of the role, for the guard (sod.go)
+	prepare := func() error {
+		on, err := s.guardOn(ctx, h)
+		if err == nil && on {
+			holders, err = s.holdersOfRole(ctx, h, d.ID)
+		}
+		return err
+	}
+	err := s.changeRoles(ctx, h, prepare, func(tx store.Tx) error {
 		defs, err := roleDefinitions(tx, h.Name)
 		if err != nil {
 			return err
@@ -95,6 +104,16 @@ func (s *Service) PutRoleDefinition(ctx context.Context, h *HSM, d rbac.RoleDefi
 		if !exists && custom >= MaxCustomRoles {
 			return badRequest("This HSM already has the maximum of %d custom role definitions.", MaxCustomRoles)
 		}
+		if holders != nil {
+			as, err := assignments(tx, h.Name)
+			if err != nil {
+				return err
+			}
+			next := slices.DeleteFunc(defs, func(e rbac.RoleDefinition) bool { return e.ID == d.ID })
+			if err := checkSeparationOfDuties(append(next, d), as, holders, "The role definition change"); err != nil {
+				return err
+			}
+		}
 		return putJSON(tx, rdKey(h.Name, d.ID), &d)
 	})
 	if err != nil {
@@ -110,7 +129,7 @@ func (s *Service) DeleteRoleDefinition(ctx context.Context, h *HSM, id string) (
 		return nil, badRequest("Built-in role definitions cannot be deleted.")
 	}
 	var d rbac.RoleDefinition
-	err := s.changeRoles(ctx, h, func(tx store.Tx) error {
+	err := s.changeRoles(ctx, h, nil, func(tx store.Tx) error {
 		if err := getJSON(tx, rdKey(h.Name, id), &d); err != nil {
 			return err
 		}

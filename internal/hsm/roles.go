@@ -68,7 +68,15 @@ func (s *Service) Assign(ctx context.Context, h *HSM, a rbac.RoleAssignment) (*r
 			return nil, badRequest("The principal %s does not exist in tenant %s.", a.PrincipalID, h.TenantID)
 		}
 	}
-	err = s.changeRoles(ctx, h, func(tx store.Tx) error {
+	var holders []holder // who the assignment reaches, for the guard (sod.go)
+	prepare := func() error {
+		on, err := s.guardOn(ctx, h)
+		if err == nil && on {
+			holders, err = s.holdersOf(ctx, h.TenantID, []string{a.PrincipalID})
+		}
+		return err
+	}
+	err = s.changeRoles(ctx, h, prepare, func(tx store.Tx) error {
 		defs, err := roleDefinitions(tx, h.Name)
 		if err != nil {
 			return err
@@ -105,7 +113,10 @@ func (s *Service) Assign(ctx context.Context, h *HSM, a rbac.RoleAssignment) (*r
 		if on, err := sodGuardOn(tx, h.Name); err != nil {
 			return err
 		} else if on {
-			if err := checkSeparationOfDuties(defs, append(existing, a), a.PrincipalID); err != nil {
+			if holders == nil { // the guard was turned on meanwhile
+				holders = []holder{{id: a.PrincipalID}}
+			}
+			if err := checkSeparationOfDuties(defs, append(existing, a), holders, "The assignment"); err != nil {
 				return err
 			}
 		}
@@ -130,7 +141,7 @@ func (s *Service) GetAssignment(ctx context.Context, h *HSM, id string) (*rbac.R
 // DeleteAssignment removes an assignment and returns it.
 func (s *Service) DeleteAssignment(ctx context.Context, h *HSM, id string) (*rbac.RoleAssignment, error) {
 	var a rbac.RoleAssignment
-	err := s.changeRoles(ctx, h, func(tx store.Tx) error {
+	err := s.changeRoles(ctx, h, nil, func(tx store.Tx) error {
 		if err := getJSON(tx, raKey(h.Name, id), &a); err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package rbac
 
 import (
+	"slices"
 	"sort"
 	"strings"
 )
@@ -141,12 +142,13 @@ func decideAt(byScope map[string]*grants, bit uint64, scope string) (Decision, b
 	return Decision{}, false
 }
 
-// Grants returns every action any assignment of principalID grants, at any
-// scope (direct assignments only; groups are separate assignees).
-func Grants(defs []RoleDefinition, assignments []RoleAssignment, principalID string) []Action {
+// Grants returns every action any assignment to one of principalIDs grants,
+// at any scope. Pass a principal's own id and its groups' ids for what it
+// holds in effect; groups are not expanded here.
+func Grants(defs []RoleDefinition, assignments []RoleAssignment, principalIDs ...string) []Action {
 	var m uint64
 	for _, a := range assignments {
-		if !strings.EqualFold(a.PrincipalID, principalID) {
+		if !slices.ContainsFunc(principalIDs, func(id string) bool { return strings.EqualFold(a.PrincipalID, id) }) {
 			continue
 		}
 		for _, d := range defs {
