@@ -113,7 +113,8 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 		return nil, err
 	}
 	a.hsms, err = hsm.NewService(ctx, a.st, ring, hsm.Options{BaseURL: func(name string) string { return cfg.URL(name + ".managedhsm") }, Principals: principals{dir}, Groups: principals{dir},
-		Attestation: attestation{issuer: issuer, issuerOf: func(tid string) string { return httpapi.IssuerURL(loginURL, tid) }}})
+		AllowSecurityDomainRedownload: cfg.AllowSecurityDomainRedownload,
+		Attestation:                   attestation{issuer: issuer, issuerOf: func(tid string) string { return httpapi.IssuerURL(loginURL, tid) }}})
 	if err != nil {
 		return nil, err
 	}

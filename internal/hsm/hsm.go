@@ -59,6 +59,7 @@ type Service struct {
 	principals PrincipalResolver
 	groups     GroupResolver
 	attest     Attestation
+	sdRedown   bool // Options.AllowSecurityDomainRedownload
 
 	mu   sync.RWMutex
 	hsms map[string]*HSM
@@ -80,6 +81,10 @@ type Options struct {
 	// Groups expands group membership for the separation-of-duties guard
 	// (sod.go); nil judges every assignee by its own assignments only.
 	Groups GroupResolver
+	// AllowSecurityDomainRedownload allows security domain downloads on an
+	// activated HSM; off, only the download that activates it is served
+	// (config.Server.AllowSecurityDomainRedownload).
+	AllowSecurityDomainRedownload bool
 	// Attestation verifies key release targets; nil disables key release.
 	Attestation Attestation
 }
@@ -93,7 +98,7 @@ func NewService(ctx context.Context, st store.Backend, ring *barrier.Keyring, o 
 		o.CacheSize = 4096
 	}
 	s := &Service{ring: ring, baseURL: o.BaseURL, now: o.Now, cache: newMaterialCache(o.CacheSize), records: newRecordCache(2 * o.CacheSize),
-		hsms: map[string]*HSM{}, principals: o.Principals, groups: o.Groups, attest: o.Attestation}
+		hsms: map[string]*HSM{}, principals: o.Principals, groups: o.Groups, attest: o.Attestation, sdRedown: o.AllowSecurityDomainRedownload}
 	// Every write of the Service goes through this wrapper, which keeps the
 	// record cache coherent (recordcache.go).
 	s.st = invalidatingStore{Backend: st, records: s.records}

@@ -3,6 +3,7 @@ package hsm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -65,6 +66,12 @@ func (s *Service) PutRoleDefinition(ctx context.Context, h *HSM, d rbac.RoleDefi
 		for _, a := range append(append([]string(nil), p.DataActions...), p.NotDataActions...) {
 			if !rbac.Known(a) {
 				return nil, badRequest("The data action %q is not a Managed HSM data action.", a)
+			}
+		}
+		for _, a := range p.DataActions {
+			if rbac.SecurityDomainAction(a) {
+				return nil, &Error{Kind: KindBadRequest, Code: "SecurityDomainActionNotAllowed", Message: fmt.Sprintf(
+					"Custom roles cannot grant security domain actions (%s): the security domain is the HSM's key hierarchy root. Use the built-in Managed HSM Administrator role.", a)}
 			}
 		}
 		d.Permissions[i] = rbac.Permission{Actions: []string{}, NotActions: []string{},

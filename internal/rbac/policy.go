@@ -46,18 +46,27 @@ type Policy struct {
 	memo        callerMemo
 }
 
+// roleBits is what role d grants: its dataActions less its notDataActions
+// (which exclude from this role only; other roles may grant), and never a
+// security domain action unless d is built in.
+func roleBits(d RoleDefinition) uint64 {
+	var allow, deny uint64
+	for _, p := range d.Permissions {
+		allow |= mask(p.DataActions)
+		deny |= mask(p.NotDataActions)
+	}
+	if d.Type != TypeBuiltIn {
+		allow &^= sdMask
+	}
+	return allow &^ deny
+}
+
 // Compile builds a Policy. Assignments naming unknown roles grant nothing
 // (a deleted custom role's assignments become defunct).
 func Compile(defs []RoleDefinition, assignments []RoleAssignment) *Policy {
 	roleMask := map[string]uint64{}
 	for _, d := range defs {
-		var allow, deny uint64
-		for _, p := range d.Permissions {
-			allow |= mask(p.DataActions)
-			deny |= mask(p.NotDataActions)
-		}
-		// notDataActions exclude from this role only; other roles may grant.
-		roleMask[strings.ToLower(d.ID)] = allow &^ deny
+		roleMask[strings.ToLower(d.ID)] = roleBits(d)
 	}
 	p := &Policy{byPrincipal: map[string]map[string]*grants{}}
 	for i := range assignments {
@@ -153,9 +162,7 @@ func Grants(defs []RoleDefinition, assignments []RoleAssignment, principalIDs ..
 		}
 		for _, d := range defs {
 			if strings.EqualFold(d.ID, a.RoleDefinitionID) {
-				for _, p := range d.Permissions {
-					m |= mask(p.DataActions) &^ mask(p.NotDataActions)
-				}
+				m |= roleBits(d)
 			}
 		}
 	}
