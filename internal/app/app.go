@@ -118,7 +118,7 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir.SetMembershipCheck(a.hsms.CheckMembership) // separation-of-duties guard (hsm/sod.go)
+	dir.SetMembershipGuard(membershipGuard(a.hsms)) // separation-of-duties guard (groups.go)
 	if err := a.openAudit(ctx, &cfg, sysKey); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/mhsm/mhsm/internal/directory"
 	"github.com/mhsm/mhsm/internal/hsm"
@@ -34,4 +35,21 @@ func (p principals) TransitiveMemberIDs(ctx context.Context, tid, gid string) ([
 		ids[i] = o.ID()
 	}
 	return ids, nil
+}
+
+// membershipGuard is the HSMs' separation-of-duties guard around group
+// membership additions; its refusals become directory.ErrInvalid, which
+// Graph shows the caller (400) with the rule named.
+func membershipGuard(hsms *hsm.Service) directory.MembershipGuard {
+	return func(ctx context.Context, tid, gid, member string, write func() error) error {
+		var writeErr error
+		err := hsms.GuardMembership(ctx, tid, gid, member, func() error { writeErr = write(); return writeErr })
+		if err == nil || writeErr != nil {
+			return err
+		}
+		if he, ok := hsm.AsError(err); ok && he.Kind == hsm.KindBadRequest {
+			return fmt.Errorf("%w: %s", directory.ErrInvalid, he.Message)
+		}
+		return err
+	}
 }

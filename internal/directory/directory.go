@@ -82,7 +82,7 @@ type Directory struct {
 	groupsGen uint64
 	groups    map[string][]string // tid/oid → transitive groups at groupsGen
 
-	memberCheck atomic.Pointer[MembershipCheck] // membercheck.go
+	memberGuard atomic.Pointer[MembershipGuard] // membercheck.go
 }
 
 // New returns a Directory over st with production settings.

@@ -1,35 +1,34 @@
 package directory
 
-import (
-	"context"
-	"fmt"
-)
+import "context"
 
-// MembershipCheck is asked before a member joins a group; a non-nil error
-// refuses the change. The separation-of-duties guard of the HSMs
-// (hsm.Service.CheckMembership) is one: a membership may not bring two
-// conflicting role grants together. Its message is shown to the caller.
-type MembershipCheck func(ctx context.Context, tid, gid, member string) error
+// MembershipGuard wraps every group membership addition: it may refuse
+// the change by returning an error without calling write, or call write
+// (which adds the member) and return its error. The separation-of-duties
+// guard of the HSMs is one (hsm.Service.GuardMembership via internal/app):
+// a membership may not bring two conflicting role grants together, and it
+// holds the HSMs' role locks around write so no role change interleaves.
+// A refusal meant for the caller should wrap ErrInvalid; AddMember returns
+// the guard's error unchanged.
+type MembershipGuard func(ctx context.Context, tid, gid, member string, write func() error) error
 
-// SetMembershipCheck installs f (nil removes it); AddMember calls it with
-// canonical ids before it writes.
-func (d *Directory) SetMembershipCheck(f MembershipCheck) { d.memberCheck.Store(&f) }
+// SetMembershipGuard installs g (nil removes it). AddMember calls it with
+// canonical ids.
+func (d *Directory) SetMembershipGuard(g MembershipGuard) { d.memberGuard.Store(&g) }
 
-func (d *Directory) checkMembership(ctx context.Context, tid, gid, member string) error {
-	f := d.memberCheck.Load()
-	if f == nil || *f == nil {
-		return nil
+// guardMembership runs write through the installed guard, if any.
+func (d *Directory) guardMembership(ctx context.Context, tid, gid, member string, write func() error) error {
+	g := d.memberGuard.Load()
+	if g == nil || *g == nil {
+		return write()
 	}
-	g, err := canonicalID(gid)
+	cg, err := canonicalID(gid)
 	if err != nil {
-		return nil // AddMember answers not found
+		return write() // answers not found
 	}
-	m, err := canonicalID(member)
+	cm, err := canonicalID(member)
 	if err != nil {
-		return nil
+		return write() // answers invalid
 	}
-	if err := (*f)(ctx, tid, g, m); err != nil {
-		return fmt.Errorf("%w: %s", ErrInvalid, err.Error())
-	}
-	return nil
+	return (*g)(ctx, tid, cg, cm, write)
 }

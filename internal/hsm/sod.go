@@ -21,14 +21,14 @@ import (
 //     transitive member;
 //   - a role definition change (PutRoleDefinition): every holder of an
 //     assignment of that role, direct or through groups;
-//   - a group membership change (CheckMembership, called by the directory
-//     before it adds a member): the member and, for a group, every
-//     transitive member, as if the membership were already made.
+//   - a group membership change (GuardMembership, which the directory calls
+//     around its write): the member and, for a group, every transitive
+//     member, as if the membership were already made.
 //
-// Group membership is read outside the store transaction that writes the
-// role change (the directory shares the store); a role change and a
-// membership change racing each other can each pass the check that the
-// other invalidates. Both run under the respective locks otherwise.
+// A role change reads group membership under its HSM's policy lock
+// (changeRoles' prepare step), and a membership change is checked and
+// written under the policy locks of every HSM of the tenant, so the two
+// cannot each pass a check the other invalidates.
 
 // GroupResolver expands group membership for the guard. Errors are returned
 // unchanged; an id that is not a group has no members.
@@ -132,17 +132,36 @@ func (s *Service) holdersOfRole(ctx context.Context, h *HSM, id string) ([]holde
 	return s.holdersOf(ctx, h.TenantID, ids)
 }
 
-// CheckMembership returns the refusal, naming the rule, if adding member
-// to group gid of tenant tid would break a separation-of-duties rule in an
-// HSM of that tenant whose guard is on; nil otherwise.
-func (s *Service) CheckMembership(ctx context.Context, tid, gid, member string) error {
-	tid, gid, member = strings.ToLower(tid), strings.ToLower(gid), strings.ToLower(member)
-	var extra []string
-	for _, name := range s.List() {
-		h, ok := s.Get(name)
-		if !ok || h.TenantID != tid {
-			continue
+// GuardMembership runs write, the directory's write adding member to group
+// gid of tenant tid, unless that membership would break a
+// separation-of-duties rule in an HSM of the tenant whose guard is on: then
+// it returns the refusal (an *Error of KindBadRequest naming the rule) and
+// does not call write. Check and write run under the policy lock of every
+// HSM of the tenant, so no role change of theirs interleaves. write's error
+// is returned unchanged.
+func (s *Service) GuardMembership(ctx context.Context, tid, gid, member string, write func() error) error {
+	tid = strings.ToLower(tid)
+	var hs []*HSM
+	for _, name := range s.List() { // sorted: locks are taken in one order
+		if h, ok := s.Get(name); ok && h.TenantID == tid {
+			hs = append(hs, h)
 		}
+	}
+	for _, h := range hs {
+		h.pol.lock(h.Name)
+		defer h.pol.mu.Unlock()
+	}
+	if err := s.checkMembership(ctx, hs, tid, strings.ToLower(gid), strings.ToLower(member)); err != nil {
+		return err
+	}
+	return write()
+}
+
+// checkMembership returns the refusal, naming the rule, if adding member to
+// group gid would break a rule in one of hs whose guard is on.
+func (s *Service) checkMembership(ctx context.Context, hs []*HSM, tid, gid, member string) error {
+	var extra []string
+	for _, h := range hs {
 		on, err := s.guardOn(ctx, h)
 		if err != nil {
 			return err
