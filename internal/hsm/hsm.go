@@ -2,7 +2,9 @@
 // their versions, crypto operations, soft delete, backup and restore,
 // rotation, and the local RBAC state (role assignments) the decision point
 // compiles. It knows nothing of HTTP. Read hsm.go (the registry of HSMs),
-// then keys.go.
+// then keys.go; for local RBAC, roles.go, policystate.go (how a role change
+// is written, compiled and installed as one ordered step) and sod.go (the
+// separation-of-duties guard).
 package hsm
 
 import (
