@@ -31,6 +31,8 @@ func serverFlags(cmd *cobra.Command, cfg *config.Server) {
 	f.StringVar(&cfg.Etcd.Prefix, "etcd-prefix", cfg.Etcd.Prefix, "key prefix in etcd (default mhsm/)")
 	f.IntVar(&cfg.Etcd.MaxTxnBytes, "etcd-max-txn-bytes", cfg.Etcd.MaxTxnBytes, "largest transaction in bytes (default: etcd's 1.5 MiB; raise with --max-request-bytes)")
 	f.IntVar(&cfg.Etcd.MaxTxnOps, "etcd-max-txn-ops", cfg.Etcd.MaxTxnOps, "most writes or read guards per transaction (default 4096: run etcd with --max-txn-ops 4096)")
+	f.BoolVar(&cfg.AllowSecurityDomainRedownload, "allow-security-domain-redownload", cfg.AllowSecurityDomainRedownload,
+		"allow security domain downloads after an HSM is activated (default: refused; see docs/security-rbac.md)")
 	identityServerFlags(cmd, cfg)
 	auditServerFlags(cmd, &cfg.Audit) // audit.go
 }

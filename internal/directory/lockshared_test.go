@@ -50,3 +50,72 @@ func TestSharedLockoutSpansNodes(t *testing.T) {
 		t.Fatalf("per-node budgets: %v, want success (this is what sharing fixes)", err)
 	}
 }
+
+// TestSharedLockoutPerSourceAndCeiling: with SharedLockout, a source's
+// back-off counts its failures on every node, and the principal's ceiling
+// counts every source's failures on every node; a source that never failed
+// still gets through (the per-source semantics of lockout.go, cluster-wide).
+func TestSharedLockoutPerSourceAndCeiling(t *testing.T) {
+	ctx := context.Background()
+	pol := LockoutPolicy{MaxFailures: 3, Window: time.Minute, BaseDelay: time.Minute, MaxDelay: time.Hour, PrincipalCeiling: 6}
+	from := func(addr string) context.Context { return WithSource(ctx, addr+":4711") }
+	setup := func(shared bool) (a, b *Directory, tid, appID, secret string) {
+		st := store.NewMemory()
+		o := Options{Password: fastPW, Lockout: pol, SharedLockout: shared}
+		a, b = NewWithOptions(st, o), NewWithOptions(st, o)
+		tn, err := a.CreateTenant(ctx, "C", "contoso.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp, err := a.CreateServicePrincipal(ctx, tn.ID, "app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret, err = a.AddSecret(ctx, tn.ID, sp.AppID, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a, b, tn.ID, sp.AppID, secret
+	}
+
+	// One source, failures spread over both nodes: it backs off on both.
+	a, b, tid, app, secret := setup(true)
+	for i, d := range []*Directory{a, b, a} {
+		if _, err := d.AuthenticateSecret(from("10.0.0.1"), tid, app, "nope"); !errors.Is(err, ErrBadCredential) {
+			t.Fatalf("failure %d: %v", i, err)
+		}
+	}
+	for name, d := range map[string]*Directory{"a": a, "b": b} {
+		if _, err := d.AuthenticateSecret(from("10.0.0.1"), tid, app, secret); !errors.Is(err, ErrLocked) {
+			t.Fatalf("node %s, source after 3 failures over both nodes: %v, want ErrLocked", name, err)
+		}
+		if _, err := d.AuthenticateSecret(from("10.0.0.2"), tid, app, secret); err != nil {
+			t.Fatalf("node %s, clean source: %v, want success", name, err)
+		}
+	}
+
+	// Three sources, two failures each over both nodes: no source backs
+	// off, but the principal's 6 failures reach the ceiling cluster-wide.
+	for _, shared := range []bool{true, false} {
+		a, b, tid, app, secret := setup(shared)
+		for _, src := range []string{"10.0.1.1", "10.0.1.2", "10.0.1.3"} {
+			for _, d := range []*Directory{a, b} {
+				if _, err := d.AuthenticateSecret(from(src), tid, app, "nope"); !errors.Is(err, ErrBadCredential) {
+					t.Fatalf("shared=%v %s: %v", shared, src, err)
+				}
+			}
+		}
+		for name, d := range map[string]*Directory{"a": a, "b": b} {
+			_, err := d.AuthenticateSecret(from("10.0.1.1"), tid, app, secret)
+			switch {
+			case shared && !errors.Is(err, ErrLocked):
+				t.Fatalf("node %s: failed source at the cluster-wide ceiling: %v, want ErrLocked", name, err)
+			case !shared && err != nil:
+				t.Fatalf("node %s without sharing (3 failures per node, under the ceiling): %v, want success", name, err)
+			}
+			if _, err := d.AuthenticateSecret(from("10.0.9.9"), tid, app, secret); err != nil {
+				t.Fatalf("shared=%v node %s, clean source at the ceiling: %v, want success", shared, name, err)
+			}
+		}
+	}
+}

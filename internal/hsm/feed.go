@@ -114,7 +114,7 @@ func (s *Service) reloadHSM(ctx context.Context, name string) error {
 		return err
 	}
 	if had {
-		h.policy = cur.policy // the cell outlives record changes
+		h.pol = cur.pol // the policy state outlives record changes
 	}
 	if err := s.reloadPolicy(ctx, h); err != nil {
 		return err
