@@ -359,7 +359,7 @@ func (d *Directory) TenantOfClient(ctx context.Context, appID string) (string, e
 	err := d.view(ctx, func(tx store.Tx) error {
 		b, err := tx.Get(globalAppIDKey(appID))
 		if err != nil {
-			return ErrNotFound
+			return notFoundOr(err)
 		}
 		tid = string(b)
 		return nil

@@ -186,7 +186,7 @@ func (d *Directory) TenantOfDomain(ctx context.Context, domain string) (string, 
 	err := d.view(ctx, func(tx store.Tx) error {
 		b, err := tx.Get(domainKey(domain))
 		if err != nil {
-			return ErrNotFound
+			return notFoundOr(err)
 		}
 		tid = string(b)
 		return nil
@@ -203,7 +203,7 @@ func resolveTenant(tx store.Tx, idOrDomain string) (string, error) {
 	}
 	b, err := tx.Get(domainKey(idOrDomain))
 	if err != nil {
-		return "", ErrNotFound
+		return "", notFoundOr(err)
 	}
 	return string(b), nil
 }
@@ -256,4 +256,14 @@ func requireTenant(tx store.Tx, tid string) error {
 		return fmt.Errorf("%w: tenant", ErrNotFound)
 	}
 	return nil
+}
+
+// notFoundOr is ErrNotFound for a key the store does not hold, and the
+// store's own error otherwise: a store that did not answer (etcd without
+// quorum) is not an absent name, and callers answer it with 503.
+func notFoundOr(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrNotFound
+	}
+	return err
 }

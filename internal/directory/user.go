@@ -213,7 +213,7 @@ func (d *Directory) AuthenticatePassword(ctx context.Context, tid, upn, password
 	err := d.view(ctx, func(tx store.Tx) error { // by UPN only: one name, one retry budget
 		b, err := tx.Get(upnKey(tid, upn))
 		if err != nil {
-			return ErrNotFound
+			return notFoundOr(err)
 		}
 		return store.GetJSON(tx, objKey(tid, KindUser, string(b)), &u)
 	})

@@ -65,6 +65,9 @@ func IssuerURL(loginURL, tid string) string { return loginURL + "/" + tid + "/v2
 // verified domains.
 func (s *Server) tenantOf(l *loginReq) (string, error) {
 	t, err := s.dir.Tenant(l.r.Context(), l.params["tenant"])
+	if ae := oauthStoreError(err); ae != nil { // no verdict: the store did not answer
+		return "", ae
+	}
 	if err != nil {
 		return "", oauthErr(http.StatusBadRequest, "invalid_tenant", "AADSTS90002: Tenant not found.")
 	}

@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -104,6 +105,12 @@ func TestEtcdMemberLoss(t *testing.T) {
 	for i, s := range w.nodes {
 		if d := waitStatus(15*time.Second, http.StatusServiceUnavailable, func() int { return ready(s) }); d < 0 {
 			t.Fatalf("node %d still reports ready without an etcd quorum", i)
+		}
+		// A sign-in the store cannot answer (the shared lockout counters,
+		// the principal) gets no verdict: 503, not invalid_client.
+		_, err := s.DevToken()
+		if err == nil || !strings.Contains(err.Error(), "token: 503") || !strings.Contains(err.Error(), "temporarily unavailable; retry") {
+			t.Fatalf("node %d: token request without an etcd quorum: %v, want 503 temporarily_unavailable from the store", i, err)
 		}
 	}
 	acked := len(l.acked)
