@@ -219,14 +219,16 @@ step alice monitor diagnostic-settings create --name MHSM-Diagnostics --resource
 	--logs '[{"category": "AuditEvent","enabled": true}]' --storage-account "$storageresource" -o none
 
 say "Security team: data-plane roles"
+AUDITORS=$(as alice ad group show -g 'Contoso App Auditors' --query 'id' -o tsv)
 step alice keyvault role assignment create --hsm-name ContosoMHSM \
-	--assignee "$(as alice ad group show -g 'Contoso App Auditors' --query 'id' -o tsv)" \
+	--assignee "$AUDITORS" \
 	--scope / --role "Managed HSM Crypto Auditor" -o none
 # DEVIATION FROM THE TUTORIAL: its command gives the VM's identity "Managed HSM Crypto
 # Auditor", while its comment, its role table and the application (which signs) need
 # "Managed HSM Crypto User". Crypto Auditor only reads: the application could not sign.
+APP_OID=$(as admin identity show -n contoso-app-vm --query principalId -o tsv)
 step alice keyvault role assignment create --hsm-name ContosoMHSM \
-	--assignee "$(as admin identity show -n contoso-app-vm --query principalId -o tsv)" \
+	--assignee "$APP_OID" \
 	--scope / --role "Managed HSM Crypto User" -o none
 storage_account_principal=$(as admin identity show -n contosologstorage --query principalId -o tsv 2>/dev/null)
 # (if no identity exists), then assign a new one
@@ -250,7 +252,7 @@ cat >"$WORK/key-officer.json" <<'JSON'
     "Microsoft.KeyVault/managedHsm/keys/deletedKeys/read/action", "Microsoft.KeyVault/managedHsm/keys/deletedKeys/recover/action"]}
 JSON
 step alice keyvault role definition create --hsm-name ContosoMHSM --role-definition "@$WORK/key-officer.json" -o none
-step alice keyvault role assignment create --hsm-name ContosoMHSM --assignee "$TEAM" --scope /keys --role "Contoso Key Officer" -o none
+step alice keyvault role assignment create --hsm-name ContosoMHSM --assignee "$TEAM" --scope / --role "Contoso Key Officer" -o none
 
 say "Security team: keys with rotation policies"
 EXPIRES=$(date -u -d '+365 days' +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -v+365d +%Y-%m-%dT%H:%M:%SZ)
@@ -298,7 +300,7 @@ check app-verify-true "the signature verifies" "$(jq -r .isValid "$WORK/out" 2>/
 attempt app-purge DENIED app "purge its key (Crypto User cannot purge)" \
 	keyvault key purge --hsm-name "$HSM" -n "$KEY"
 attempt app-grant DENIED app "grant itself Managed HSM Administrator" \
-	keyvault role assignment create --hsm-name "$HSM" --assignee-object-id "$(as admin identity show -n contoso-app-vm --query principalId -o tsv)" \
+	keyvault role assignment create --hsm-name "$HSM" --assignee-object-id "$APP_OID" \
 	--role "Managed HSM Administrator" --scope /
 
 echo
@@ -331,16 +333,11 @@ attempt audit-expiring ALLOWED erin "list keys with their expiry dates" \
 	keyvault key list-expiring --hsm-name ContosoMHSM --within 400d
 sed 's/^/   /' "$WORK/out"
 attempt audit-roles ALLOWED erin "list role assignments" \
-	keyvault role assignment list --hsm-name ContosoMHSM -o json
-cp "$WORK/out" "$WORK/assignments.json"
-as erin keyvault role definition list --hsm-name ContosoMHSM -o json >"$WORK/definitions.json" || die "role definition list"
-# who holds which role, by role name (the auditors also read role definitions)
-jq -r --slurpfile d "$WORK/definitions.json" '.[] | .properties as $p
-	| ($d[0][] | select(.id == $p.roleDefinitionId or .name == ($p.roleDefinitionId | split("/") | last)) | .properties.roleName) as $r
-	| "   \($p.scope)\t\($p.principalId)\t\($r)"' "$WORK/assignments.json" | sort | column -t -s $'\t' 
+	keyvault role assignment list --hsm-name ContosoMHSM --query "[].[principalId, roleName, scope]" -o tsv
+sed "s/$TEAM/Contoso Security Team (group)/; s/$AUDITORS/Contoso App Auditors (group)/; s/${OID[alice]}/alice/;
+	s/$APP_OID/contoso-app-vm (identity)/; s/$storage_account_principal/contosologstorage (identity)/" "$WORK/out" | sort | awk -F'\t' '{printf "   %-30s %-43s %s\n", $1, $2, $3}'
 attempt audit-who-can ALLOWED erin "who can sign with contoso-app-signing" \
 	keyvault role who-can --hsm-name ContosoMHSM --action sign --scope /keys/contoso-app-signing -o json
-APP_OID=$(as admin identity show -n contoso-app-vm --query principalId -o tsv)
 check audit-who-can-app "only the application's identity can sign" \
 	"$(jq -e --arg o "$APP_OID" '[.. | objects | select(has("principalId")) | .principalId] | unique == [$o]' "$WORK/out" >/dev/null && echo true)"
 attempt audit-sign DENIED erin "sign" keyvault key sign --hsm-name ContosoMHSM -n contoso-app-signing -a RS256 --digest "$DIGEST"
