@@ -189,8 +189,8 @@ func startSelf(ctx context.Context, keepThrottle, audit bool, commitInterval tim
 	cfg.Addr, cfg.DataDir, cfg.Dev = "127.0.0.1:0", dir, true
 	cfg.Audit.Off, cfg.Audit.CommitInterval = !audit, commitInterval
 	if !keepThrottle {
-		// Admission limits are policy, not cost: raise them out of reach.
-		cfg.ThrottleHSMRate, cfg.ThrottlePrincipalRate = 1e12, 1e12
+		// Admission is policy, not cost: switch it off.
+		cfg.ThrottleCapacity, cfg.ThrottleHSMRate, cfg.ThrottlePrincipalRate = 0, 0, 0
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a, err := app.New(sctx, cfg)

@@ -136,11 +136,11 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 		}
 	}
 	a.metrics = ops.NewMetrics()
-	if cfg.ThrottleHSMRate > 0 || cfg.ThrottlePrincipalRate > 0 {
+	if cfg.ThrottleCapacity > 0 || cfg.ThrottleHSMRate > 0 || cfg.ThrottlePrincipalRate > 0 {
 		calibrateThrottle()
 	}
 	handler := httpapi.New(httpapi.Deps{Config: &cfg, HSMs: a.hsms, Dir: dir, Issuer: issuer, Verifier: verifier, Mgmt: a.mgmt, Audit: a.auditRecorder(),
-		Metrics: a.metrics, HSMLimit: throttle.New(cfg.ThrottleHSMRate, 2*cfg.ThrottleHSMRate),
+		Metrics: a.metrics, Fair: throttle.NewFair(cfg.ThrottleCapacity), HSMLimit: throttle.New(cfg.ThrottleHSMRate, 2*cfg.ThrottleHSMRate),
 		PrincipalLimit: throttle.New(cfg.ThrottlePrincipalRate, 2*cfg.ThrottlePrincipalRate)})
 	if cfg.OpsAddr != "" {
 		if a.opsLn, err = net.Listen("tcp", cfg.OpsAddr); err != nil {

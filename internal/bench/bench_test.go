@@ -19,7 +19,7 @@ import (
 func startServer(tb testing.TB) *Target {
 	tb.Helper()
 	s := testserver.Start(tb, func(c *config.Server) {
-		c.ThrottleHSMRate, c.ThrottlePrincipalRate = 1e12, 1e12
+		c.ThrottleCapacity, c.ThrottleHSMRate, c.ThrottlePrincipalRate = 0, 1e12, 1e12
 	})
 	t, err := TargetFromDev(Dev{TenantID: s.Dev.TenantID, AuthorityHost: s.Dev.AuthorityHost, ClientID: s.Dev.ClientID,
 		ClientSecret: s.Dev.ClientSecret, HSMURL: s.Dev.HSMURL, CAFile: s.Dev.CAFile}, s.Addr)

@@ -232,19 +232,24 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	}
 }
 
-// throttled admits a request by its principal's and its HSM's buckets, or
-// answers 429 with Retry-After in whole seconds.
+// throttled admits a request by the fair share of a busy machine and the
+// principal's and HSM's hard caps, or answers 429 with Retry-After in
+// whole seconds.
 func (s *Server) throttled(principalKey, hsmKey string) (int, any, http.Header, bool) {
 	for _, l := range []struct {
-		name string
-		lim  *throttle.Limiter
-		key  string
-	}{{"principal", s.principalLimit, principalKey}, {"hsm", s.hsmLimit, hsmKey}} {
+		name, what string
+		lim        throttle.Admitter
+		key        string
+	}{
+		{"fair", "from this caller while the server is busy", s.fair, principalKey},
+		{"principal", "for this principal", s.principalLimit, principalKey},
+		{"hsm", "for this hsm", s.hsmLimit, hsmKey},
+	} {
 		if ok, wait := l.lim.Admit(l.key); !ok {
 			s.metrics.Throttled(l.name)
 			secs := strconv.Itoa(int(wait / time.Second))
 			e := &apiError{Status: http.StatusTooManyRequests, Code: "Throttled",
-				Message: "Too many requests for this " + l.name + "; retry after " + secs + " seconds."}
+				Message: "Too many requests " + l.what + "; retry after " + secs + " seconds."}
 			return e.Status, e, http.Header{"Retry-After": {secs}}, true
 		}
 	}
@@ -256,6 +261,7 @@ func (s *Server) throttled(principalKey, hsmKey string) (int, any, http.Header, 
 // an AES wrap almost nothing — to the principal's and the HSM's buckets.
 func (s *Server) charge(principalKey, hsmKey string, m *throttle.Meter) {
 	cost := throttle.Base() + m.Units()
+	s.fair.Charge(principalKey, cost)
 	s.principalLimit.Charge(principalKey, cost)
 	s.hsmLimit.Charge(hsmKey, cost)
 }
