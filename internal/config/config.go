@@ -108,12 +108,12 @@ type ExternalIssuer struct {
 // Default returns the embedded defaults.
 func Default() Server {
 	return Server{
-		Addr:                  "127.0.0.1:8443",
-		DataDir:               "./mhsm-data",
-		Domain:                "mhsm.localhost",
-		TokenLifetime:         time.Hour,
-		RotationInterval:      time.Minute,
-		ThrottleCapacity:      1000 * float64(runtime.NumCPU()),
+		Addr:             "127.0.0.1:8443",
+		DataDir:          "./mhsm-data",
+		Domain:           "mhsm.localhost",
+		TokenLifetime:    time.Hour,
+		RotationInterval: time.Minute,
+		ThrottleCapacity: 1000 * float64(runtime.NumCPU()),
 
 		RefreshTokenLifetime: 7 * 24 * time.Hour,
 		SigningKeyMaxAge:     30 * 24 * time.Hour,
