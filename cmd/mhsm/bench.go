@@ -25,6 +25,8 @@ type benchOptions struct {
 	conns, rounds                        int
 	duration, warmup                     time.Duration
 	noRaw, noHalf                        bool
+	spawn                                bool
+	clients, connsList                   string
 }
 
 func benchCmd() *cobra.Command {
@@ -77,6 +79,9 @@ use and reused afterwards.`,
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "with --self: profile each operation, write DIR/<op>.pprof and report the breakdown")
 	f.BoolVar(&o.noRaw, "no-raw", false, "skip the raw library ceiling")
 	f.BoolVar(&o.noHalf, "no-half", false, "skip the run paced at 50 % of the maximum")
+	f.BoolVar(&o.spawn, "spawn", false, "start `mhsm server --dev` with its default flags as a child process (temporary data dir) and measure its CPU per request")
+	f.StringVar(&o.clients, "clients", "", "run the client matrix instead: comma-separated client modes (minimal, std, azkeys; all) at each --conns-list count")
+	f.StringVar(&o.connsList, "conns-list", "1,16,64", "with --clients: connection counts")
 	return cmd
 }
 
@@ -101,7 +106,15 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 		return errors.New("--audit and --audit-compare need --self")
 	}
 	var target, auditOff *bench.Target
+	var serverPID int
 	switch {
+	case o.spawn:
+		stop, t, pid, err := spawnServer(ctx)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		target, serverPID = t, pid
 	case o.self:
 		stop, t, err := startSelf(ctx, o.selfThrottle, o.audit, o.commitInterval)
 		if err != nil {
@@ -131,7 +144,10 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 			return err
 		}
 	default:
-		return errors.New("give --self, --dev-json or --url")
+		return errors.New("give --spawn, --self, --dev-json or --url")
+	}
+	if o.clients != "" {
+		return runClientMatrix(cmd, o, target, ops, serverPID)
 	}
 	if o.cpuProfile != "" {
 		if err := os.MkdirAll(o.cpuProfile, 0o755); err != nil {
