@@ -27,6 +27,8 @@ type benchOptions struct {
 	noRaw, noHalf                        bool
 	spawn                                bool
 	clients, connsList                   string
+	peer                                 bool
+	peerURL, peerToken, peerCA           string
 }
 
 func benchCmd() *cobra.Command {
@@ -82,6 +84,10 @@ use and reused afterwards.`,
 	f.BoolVar(&o.spawn, "spawn", false, "start `mhsm server --dev` with its default flags as a child process (temporary data dir) and measure its CPU per request")
 	f.StringVar(&o.clients, "clients", "", "run the client matrix instead: comma-separated client modes (minimal, std, azkeys; all) at each --conns-list count")
 	f.StringVar(&o.connsList, "conns-list", "1,16,64", "with --clients: connection counts")
+	f.BoolVar(&o.peer, "peer", false, "compare with OpenBao Transit side by side (std client, -c connections): --peer-url/--peer-token/--peer-ca, or without --peer-url the figures recorded on this machine type, scaled by this run's raw ceiling")
+	f.StringVar(&o.peerURL, "peer-url", "", "with --peer: OpenBao address, e.g. https://127.0.0.1:8299")
+	f.StringVar(&o.peerToken, "peer-token", "", "with --peer: OpenBao token")
+	f.StringVar(&o.peerCA, "peer-ca", "", "with --peer: PEM CA of OpenBao's certificate")
 	return cmd
 }
 
@@ -148,6 +154,9 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 	}
 	if o.clients != "" {
 		return runClientMatrix(cmd, o, target, ops, serverPID)
+	}
+	if o.peer {
+		return runPeer(cmd, o, target)
 	}
 	if o.cpuProfile != "" {
 		if err := os.MkdirAll(o.cpuProfile, 0o755); err != nil {

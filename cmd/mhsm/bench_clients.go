@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,4 +139,25 @@ func runClientMatrix(cmd *cobra.Command, o benchOptions, target *bench.Target, o
 		return f.Close()
 	}
 	return nil
+}
+
+// runPeer runs `mhsm bench --peer …`.
+func runPeer(cmd *cobra.Command, o benchOptions, target *bench.Target) error {
+	var peer *bench.OpenBao
+	if o.peerURL != "" {
+		u, err := url.Parse(strings.TrimRight(o.peerURL, "/"))
+		if err != nil || u.Scheme != "https" {
+			return fmt.Errorf("--peer-url %q: want https://host:port", o.peerURL)
+		}
+		peer = &bench.OpenBao{URL: u, Token: o.peerToken, CAFile: o.peerCA}
+	}
+	rows, err := bench.RunPeer(cmd.Context(), bench.PeerConfig{Target: target, Peer: peer, Conns: o.conns, Duration: o.duration,
+		Rounds: o.rounds, Log: cmd.ErrOrStderr()})
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "`mhsm bench %s` (%d connections, std client, %d × %s per side, interleaved)\n\n",
+		strings.Join(os.Args[min(len(os.Args), 2):], " "), o.conns, max(o.rounds, 1), o.duration/time.Duration(max(o.rounds, 1)))
+	return bench.WritePeerMarkdown(out, rows, peer != nil)
 }

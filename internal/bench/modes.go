@@ -93,7 +93,8 @@ func senders(ctx context.Context, t *Target, m Mode, p prepared, n int) ([]sende
 		hc := t.stdClient(n)
 		out := make([]sender, n)
 		for i := range out {
-			out[i] = &stdSender{hc: hc, p: p, url: t.HSMURL.String() + p.path + "?api-version=7.6", tok: tok}
+			out[i] = &stdSender{hc: hc, p: p, url: t.HSMURL.String() + p.path + "?api-version=7.6",
+				header: http.Header{"Authorization": {"Bearer " + tok}}}
 		}
 		return out, nil
 	case ModeAzkeys:
@@ -156,10 +157,10 @@ func (t *Target) stdClient(n int) *http.Client {
 // stdSender sends p with net/http, marshalling the body from a map and
 // decoding the JSON answer each time, as a program of its own would.
 type stdSender struct {
-	hc  *http.Client
-	p   prepared
-	url string
-	tok string
+	hc     *http.Client
+	p      prepared
+	url    string
+	header http.Header // authentication
 }
 
 func (s *stdSender) send(ctx context.Context) (int, string, error) {
@@ -179,7 +180,9 @@ func (s *stdSender) send(ctx context.Context) (int, string, error) {
 	if err != nil {
 		return 0, "", err
 	}
-	req.Header.Set("Authorization", "Bearer "+s.tok)
+	for k, v := range s.header {
+		req.Header[k] = v
+	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
