@@ -28,6 +28,7 @@ type benchOptions struct {
 	spawn                                bool
 	clients, connsList                   string
 	peer                                 bool
+	serverArgs                           []string
 	peerURL, peerToken, peerCA           string
 }
 
@@ -82,6 +83,7 @@ use and reused afterwards.`,
 	f.BoolVar(&o.noRaw, "no-raw", false, "skip the raw library ceiling")
 	f.BoolVar(&o.noHalf, "no-half", false, "skip the run paced at 50 % of the maximum")
 	f.BoolVar(&o.spawn, "spawn", false, "start `mhsm server --dev` with its default flags as a child process (temporary data dir) and measure its CPU per request")
+	f.StringArrayVar(&o.serverArgs, "server-arg", nil, "with --spawn: an extra flag for the server, e.g. --server-arg=--http2 (repeatable)")
 	f.StringVar(&o.clients, "clients", "", "run the client matrix instead: comma-separated client modes (minimal, std, azkeys; all) at each --conns-list count")
 	f.StringVar(&o.connsList, "conns-list", "1,16,64", "with --clients: connection counts")
 	f.BoolVar(&o.peer, "peer", false, "compare with OpenBao Transit side by side (std client, -c connections): --peer-url/--peer-token/--peer-ca, or without --peer-url the figures recorded on this machine type, scaled by this run's raw ceiling")
@@ -115,7 +117,7 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 	var serverPID int
 	switch {
 	case o.spawn:
-		stop, t, pid, err := spawnServer(ctx)
+		stop, t, pid, err := spawnServer(ctx, o.serverArgs)
 		if err != nil {
 			return err
 		}

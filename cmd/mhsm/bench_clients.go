@@ -32,10 +32,11 @@ func parseConnsList(s string) ([]int, error) {
 	return out, nil
 }
 
-// spawnServer starts `mhsm server --dev` — this binary, its default flags,
+// spawnServer starts `mhsm server --dev` — this binary, its default flags
+// plus extra,
 // a temporary data dir and a free loopback port — as a child process, so
 // that its CPU time is its own, and waits until it has written dev.json.
-func spawnServer(ctx context.Context) (stop func(), t *bench.Target, pid int, err error) {
+func spawnServer(ctx context.Context, extra []string) (stop func(), t *bench.Target, pid int, err error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, nil, 0, err
@@ -56,7 +57,8 @@ func spawnServer(ctx context.Context) (stop func(), t *bench.Target, pid int, er
 		os.RemoveAll(dir)
 		return nil, nil, 0, err
 	}
-	cmd := exec.Command(exe, "server", "--dev", "--data-dir", filepath.Join(dir, "data"), "--addr", addr, "--ops-addr", "")
+	args := append([]string{"server", "--dev", "--data-dir", filepath.Join(dir, "data"), "--addr", addr, "--ops-addr", ""}, extra...)
+	cmd := exec.Command(exe, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()

@@ -165,6 +165,14 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
 	}
+	if cfg.HTTP2 {
+		// Offer h2 in ALPN; the Azure SDKs' default transports take it.
+		var p http.Protocols
+		p.SetHTTP1(true)
+		p.SetHTTP2(true)
+		a.srv.Protocols = &p
+		a.srv.TLSConfig.NextProtos = []string{"h2", "http/1.1"}
+	}
 	ok = true
 	return a, nil
 }

@@ -45,6 +45,10 @@ type Server struct {
 	// Empty (the zero value) serves none; `mhsm server` defaults to
 	// 127.0.0.1:9464.
 	OpsAddr string
+	// HTTP2 offers HTTP/2 (ALPN h2) beside HTTP/1.1 on the HTTPS
+	// listener. Off by default: see docs/performance.md ("HTTP/2") for
+	// what it costs per request.
+	HTTP2 bool
 	// ThrottleCapacity is the machine's data-plane capacity for fair
 	// sharing, in cost units per second (a unit is about a millisecond of
 	// this machine's CPU: an RSA-2048 signature costs about what it takes
