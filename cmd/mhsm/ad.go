@@ -21,9 +21,10 @@ type gobj = map[string]any
 // prints its result.
 func graphCmd(use, short string, setup func(*cobra.Command), fn func(ctx context.Context, s *client.Session) (any, error)) *cobra.Command {
 	var out output
+	var cf connFlags
 	cmd := &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := client.Open()
+			s, err := cf.session(nil)
 			if err != nil {
 				return err
 			}
@@ -36,6 +37,7 @@ func graphCmd(use, short string, setup func(*cobra.Command), fn func(ctx context
 	if setup != nil {
 		setup(cmd)
 	}
+	cf.bind(cmd, false)
 	out.bind(cmd)
 	return cmd
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -36,8 +35,13 @@ func loginCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if devJSON != "" {
-				if err := fromDevJSON(devJSON, &p, &password); err != nil {
+				d, _, err := devProfile(devJSON) // conn.go
+				if err != nil {
 					return err
+				}
+				p.TenantID, p.Authority, p.Username, password = d.TenantID, d.Authority, d.ClientID, d.Secret
+				if p.CAFile == "" {
+					p.CAFile = d.CAFile
 				}
 				sp = true
 			}
@@ -111,20 +115,6 @@ func loginCmd() *cobra.Command {
 	f.StringVar(&devJSON, "dev-json", "", "sign in as the dev service principal of a dev-mode server's dev.json")
 	out.bind(cmd)
 	return cmd
-}
-
-func fromDevJSON(path string, p *client.Profile, secret *string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	var d struct{ TenantID, AuthorityHost, ClientID, ClientSecret, CAFile string }
-	if err := json.Unmarshal(b, &d); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	p.TenantID, p.Authority, p.Username, p.CAFile = d.TenantID, strings.TrimRight(d.AuthorityHost, "/"), d.ClientID, d.CAFile
-	*secret = d.ClientSecret
-	return nil
 }
 
 func logoutCmd() *cobra.Command {

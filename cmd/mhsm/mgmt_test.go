@@ -70,7 +70,7 @@ func TestManagementCLI(t *testing.T) {
 		t.Fatalf("role definition list: %q", got)
 	}
 	c.must("role", "assignment", "create", "--assignee-object-id", g.ID, "--assignee-principal-type", "Group", "--role", "Managed HSM Contributor", "--scope", rg)
-	if got := c.must("role", "assignment", "list", "--scope", rg, "--assignee", g.ID, "--query", "[].properties.scope", "-o", "tsv"); got != rg {
+	if got := c.must("role", "assignment", "list", "--scope", rg, "--assignee", g.ID, "--query", "[].scope", "-o", "tsv"); got != rg {
 		t.Fatalf("role assignment list: %q", got)
 	}
 	if _, err := c.run("role", "assignment", "create", "--assignee-object-id", g.ID, "--assignee-principal-type", "User", "--role", "Reader", "--scope", rg); err == nil ||

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -20,31 +19,37 @@ import (
 	"github.com/mhsm/mhsm/internal/wire"
 )
 
-// dataCmd builds a data-plane command: connection flags (dataConn),
-// output flags (-o, --query), and run, whose result is printed.
-func dataCmd(use, short string, setup func(*cobra.Command), run func(ctx context.Context, c *dataConn) (any, error)) *cobra.Command {
-	var c dataConn
-	var out output
-	cmd := &cobra.Command{
-		Use: use, Short: short, Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			if err := c.open(ctx); err != nil {
-				return err
-			}
-			v, err := run(ctx, &c)
-			if err != nil || v == nil {
-				return err
-			}
-			return out.print(cmd.OutOrStdout(), v)
-		},
-	}
-	c.flags(cmd)
-	out.bind(cmd)
-	if setup != nil {
-		setup(cmd)
-	}
+// mhsm keyvault key …: key commands named as az keyvault key's, against an
+// HSM's data plane (conn.go). Crypto operations are in
+// keyvault_key_crypto.go, list-expiring in keyvault_key_expiring.go.
+
+func keyvaultKeyCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "key", Short: "Manage keys of a managed HSM: create, import, rotate, back up, and use them."}
+	cmd.AddCommand(keyListExpiringCmd())
+	cmd.AddCommand(keyCmds()...)
 	return cmd
+}
+
+// addVersionCount adds "versions" (how many versions the key has) to a
+// key bundle or list item when the result prints as a table, which shows
+// it; JSON output keeps the service's shape.
+func addVersionCount(ctx context.Context, c *dataConn, bundle map[string]any) error {
+	if !c.tableView || bundle == nil {
+		return nil
+	}
+	kid, _ := bundle["kid"].(string)
+	if k, ok := bundle["key"].(map[string]any); ok {
+		kid, _ = k["kid"].(string)
+	}
+	if _, deleted := bundle["recoveryId"]; deleted || kid == "" {
+		return nil
+	}
+	vs, err := listPages[wire.KeyItem](ctx, c, "/keys/"+keyName(kid)+"/versions")
+	if err != nil {
+		return err
+	}
+	bundle["versions"] = len(vs)
+	return nil
 }
 
 // keyRef names a key and optionally a version.
@@ -134,8 +139,10 @@ func keyCmds() []*cobra.Command {
 		var r keyRef
 		return dataCmd(use, short, r.bind, func(ctx context.Context, c *dataConn) (any, error) {
 			var out map[string]any
-			_, err := c.do(ctx, method, r.path(op), nil, &out)
-			return out, err
+			if _, err := c.do(ctx, method, r.path(op), nil, &out); err != nil {
+				return nil, err
+			}
+			return out, addVersionCount(ctx, c, out)
 		})
 	}
 	byName := func(use, short, method, path string) *cobra.Command {
@@ -145,8 +152,10 @@ func keyCmds() []*cobra.Command {
 			_ = cmd.MarkFlagRequired("name")
 		}, func(ctx context.Context, c *dataConn) (any, error) {
 			var out map[string]any
-			_, err := c.do(ctx, method, strings.ReplaceAll(path, "{name}", name), nil, &out)
-			return out, err
+			if _, err := c.do(ctx, method, strings.ReplaceAll(path, "{name}", name), nil, &out); err != nil {
+				return nil, err
+			}
+			return out, addVersionCount(ctx, c, out)
 		})
 	}
 	return []*cobra.Command{
@@ -154,7 +163,24 @@ func keyCmds() []*cobra.Command {
 		keyImportCmd(),
 		get("show", "Show a key (the latest version unless --version)", "GET", ""),
 		dataCmd("list", "List the keys", nil, func(ctx context.Context, c *dataConn) (any, error) {
-			return listPages[wire.KeyItem](ctx, c, "/keys")
+			items, err := listPages[map[string]any](ctx, c, "/keys")
+			if err != nil || !c.tableView {
+				return items, err
+			}
+			for _, it := range items { // the table shows each key's type and version count
+				kid, _ := it["kid"].(string)
+				var k struct {
+					Key struct{ Kty string } `json:"key"`
+				}
+				if _, err := c.do(ctx, "GET", "/keys/"+keyName(kid), nil, &k); err != nil {
+					return nil, err
+				}
+				it["kty"] = k.Key.Kty
+				if err := addVersionCount(ctx, c, it); err != nil {
+					return nil, err
+				}
+			}
+			return items, nil
 		}),
 		dataCmd("list-versions", "List the versions of a key", ref.bind, func(ctx context.Context, c *dataConn) (any, error) {
 			return listPages[wire.KeyItem](ctx, c, "/keys/"+ref.name+"/versions")
@@ -208,8 +234,10 @@ func keyCreateCmd() *cobra.Command {
 			p.ReleasePolicy = &wire.KeyReleasePolicy{ContentType: "application/json; charset=utf-8", Data: data}
 		}
 		var out map[string]any
-		_, err = c.do(ctx, "POST", "/keys/"+name+"/create", p, &out)
-		return out, err
+		if _, err = c.do(ctx, "POST", "/keys/"+name+"/create", p, &out); err != nil {
+			return nil, err
+		}
+		return out, addVersionCount(ctx, c, out)
 	})
 }
 
@@ -386,108 +414,6 @@ func keyRestoreCmd() *cobra.Command {
 		var out map[string]any
 		_, err = c.do(ctx, "POST", "/keys/restore", wire.KeyRestoreParameters{Value: blob}, &out)
 		return out, err
-	})
-}
-
-func keySignCmd() *cobra.Command {
-	var r keyRef
-	var alg, digest string
-	return dataCmd("sign", "Sign a digest (base64) with a key", func(cmd *cobra.Command) {
-		r.bind(cmd)
-		cmd.Flags().StringVarP(&alg, "algorithm", "a", "", "RS256 … PS512, ES256, ES256K, ES384, ES512")
-		cmd.Flags().StringVar(&digest, "digest", "", "the digest to sign, base64")
-		_ = cmd.MarkFlagRequired("algorithm")
-		_ = cmd.MarkFlagRequired("digest")
-	}, func(ctx context.Context, c *dataConn) (any, error) {
-		d, err := decodeFlagB64("digest", digest)
-		if err != nil {
-			return nil, err
-		}
-		var out wire.KeyOperationResult
-		if _, err := c.do(ctx, "POST", r.path("sign"), wire.KeySignParameters{Alg: alg, Value: d}, &out); err != nil {
-			return nil, err
-		}
-		return map[string]string{"kid": out.Kid, "algorithm": alg, "signature": base64.StdEncoding.EncodeToString(out.Value)}, nil
-	})
-}
-
-func keyVerifyCmd() *cobra.Command {
-	var r keyRef
-	var alg, digest, sig string
-	return dataCmd("verify", "Verify a signature (base64) over a digest (base64)", func(cmd *cobra.Command) {
-		r.bind(cmd)
-		cmd.Flags().StringVarP(&alg, "algorithm", "a", "", "signature algorithm")
-		cmd.Flags().StringVar(&digest, "digest", "", "the digest, base64")
-		cmd.Flags().StringVar(&sig, "signature", "", "the signature, base64")
-		for _, f := range []string{"algorithm", "digest", "signature"} {
-			_ = cmd.MarkFlagRequired(f)
-		}
-	}, func(ctx context.Context, c *dataConn) (any, error) {
-		d, err := decodeFlagB64("digest", digest)
-		if err != nil {
-			return nil, err
-		}
-		s, err := decodeFlagB64("signature", sig)
-		if err != nil {
-			return nil, err
-		}
-		var out wire.KeyVerifyResult
-		_, err = c.do(ctx, "POST", r.path("verify"), wire.KeyVerifyParameters{Alg: alg, Digest: d, Signature: s}, &out)
-		return map[string]bool{"isValid": out.Value}, err
-	})
-}
-
-// keyCryptCmd is encrypt, decrypt, wrapkey or unwrapkey; values are base64.
-func keyCryptCmd(op string) *cobra.Command {
-	var r keyRef
-	var alg, value, iv, aad, tag string
-	return dataCmd(op, op+" a base64 value with a key", func(cmd *cobra.Command) {
-		r.bind(cmd)
-		f := cmd.Flags()
-		f.StringVarP(&alg, "algorithm", "a", "", "RSA-OAEP, RSA-OAEP-256, RSA1_5, A256GCM, A256CBCPAD, A256KW, …")
-		f.StringVar(&value, "value", "", "input, base64")
-		f.StringVar(&iv, "iv", "", "initialization vector, base64 (CBC; GCM decrypt)")
-		f.StringVar(&aad, "aad", "", "additional authenticated data, base64 (GCM)")
-		f.StringVar(&tag, "tag", "", "authentication tag, base64 (GCM decrypt)")
-		_ = cmd.MarkFlagRequired("algorithm")
-		_ = cmd.MarkFlagRequired("value")
-	}, func(ctx context.Context, c *dataConn) (any, error) {
-		p := wire.KeyOperationsParameters{Alg: alg}
-		for _, x := range []struct {
-			flag, s string
-			dst     *wire.B64
-		}{{"value", value, &p.Value}, {"iv", iv, &p.IV}, {"aad", aad, &p.AAD}, {"tag", tag, &p.Tag}} {
-			if x.s == "" {
-				continue
-			}
-			b, err := decodeFlagB64(x.flag, x.s)
-			if err != nil {
-				return nil, err
-			}
-			*x.dst = b
-		}
-		var out wire.KeyOperationResult
-		if _, err := c.do(ctx, "POST", r.path(op), p, &out); err != nil {
-			return nil, err
-		}
-		res := map[string]string{"kid": out.Kid, "algorithm": alg, "result": base64.StdEncoding.EncodeToString(out.Value)}
-		for k, v := range map[string][]byte{"iv": out.IV, "tag": out.Tag, "aad": out.AAD} {
-			if len(v) > 0 {
-				res[k] = base64.StdEncoding.EncodeToString(v)
-			}
-		}
-		return res, nil
-	})
-}
-
-func keyRandomCmd() *cobra.Command {
-	var count int
-	return dataCmd("random", "Get random bytes from the HSM (base64)", func(cmd *cobra.Command) {
-		cmd.Flags().IntVar(&count, "count", 32, "number of bytes, 1..128")
-	}, func(ctx context.Context, c *dataConn) (any, error) {
-		var out wire.RandomBytes
-		_, err := c.do(ctx, "POST", "/rng", wire.GetRandomBytesRequest{Count: count}, &out)
-		return map[string]string{"value": base64.StdEncoding.EncodeToString(out.Value)}, err
 	})
 }
 

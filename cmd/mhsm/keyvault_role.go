@@ -45,21 +45,15 @@ func scopePrefix(scope string) (string, error) {
 }
 
 // resolveAssignee maps an object id, UPN, group name, service principal
-// display name or app id to an object id. Names need a signed-in profile
-// (they are looked up in the directory through Graph), as az's do.
-func resolveAssignee(ctx context.Context, who string) (string, error) {
+// display name or app id to an object id, looking names up in the
+// directory (Graph) as the connection's principal, as az does.
+func resolveAssignee(ctx context.Context, s *client.Session, who string) (string, error) {
 	if _, err := uuid.Parse(who); err == nil {
 		// An app id is a GUID too: prefer the service principal it names.
-		if s, err := client.Open(); err == nil {
-			if sps, err := list(ctx, s, "/v1.0/servicePrincipals", "appId eq "+quote(who)); err == nil && len(sps) == 1 {
-				return sps[0].(gobj)["id"].(string), nil
-			}
+		if sps, err := list(ctx, s, "/v1.0/servicePrincipals", "appId eq "+quote(who)); err == nil && len(sps) == 1 {
+			return sps[0].(gobj)["id"].(string), nil
 		}
 		return strings.ToLower(who), nil
-	}
-	s, err := client.Open()
-	if err != nil {
-		return "", fmt.Errorf("--assignee %q is not an object id, and names are resolved through the directory: %w", who, err)
 	}
 	var found []string
 	for _, q := range []struct{ path, filter string }{
@@ -69,7 +63,7 @@ func resolveAssignee(ctx context.Context, who string) (string, error) {
 	} {
 		objs, err := list(ctx, s, q.path, q.filter)
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("--assignee %q: looking the name up in the directory: %w", who, err)
 		}
 		for _, o := range objs {
 			found = append(found, o.(gobj)["id"].(string))
@@ -113,7 +107,7 @@ func kvAssignmentCreateCmd() *cobra.Command {
 		if assignee == "" {
 			return nil, errors.New("--assignee or --assignee-object-id is required")
 		}
-		oid, err := resolveAssignee(ctx, assignee)
+		oid, err := resolveAssignee(ctx, c.sess, assignee)
 		if err != nil {
 			return nil, err
 		}
@@ -131,23 +125,45 @@ func kvAssignmentCreateCmd() *cobra.Command {
 		var out wire.RoleAssignment
 		_, err = c.do(ctx, "PUT", prefix+"/providers/Microsoft.Authorization/roleAssignments/"+name,
 			wire.RoleAssignmentCreateParameters{Properties: wire.RoleAssignmentProperties{RoleDefinitionID: def.ID, PrincipalID: oid}}, &out)
-		return withRoleName(out, def.Properties.RoleName), err
+		if err != nil {
+			return nil, err
+		}
+		v := withRoleName(out, def.Properties.RoleName)
+		nameAssignments(ctx, c.sess, []assignmentView{v})
+		return v, nil
 	})
 }
 
-// assignmentView is how assignments print: az's fields, role name included.
+// assignmentView is how assignments print, flattened as az keyvault role
+// assignment list prints them: the principal and the role named.
 type assignmentView struct {
-	ID               string `json:"id"`
-	Name             string `json:"name"`
-	PrincipalID      string `json:"principalId"`
-	RoleDefinitionID string `json:"roleDefinitionId"`
-	RoleName         string `json:"roleName"`
-	Scope            string `json:"scope"`
+	ID                 string `json:"id"`
+	Name               string `json:"name"`
+	PrincipalID        string `json:"principalId"`
+	PrincipalName      string `json:"principalName"`
+	PrincipalType      string `json:"principalType"`
+	RoleDefinitionID   string `json:"roleDefinitionId"`
+	RoleDefinitionName string `json:"roleDefinitionName"`
+	Scope              string `json:"scope"`
+	Type               string `json:"type"`
 }
 
 func withRoleName(a wire.RoleAssignment, role string) assignmentView {
-	return assignmentView{ID: a.ID, Name: a.Name, PrincipalID: a.Properties.PrincipalID,
-		RoleDefinitionID: a.Properties.RoleDefinitionID, RoleName: role, Scope: a.Properties.Scope}
+	return assignmentView{ID: a.ID, Name: a.Name, PrincipalID: a.Properties.PrincipalID, Type: a.Type,
+		RoleDefinitionID: a.Properties.RoleDefinitionID, RoleDefinitionName: role, Scope: a.Properties.Scope}
+}
+
+// nameAssignments fills in principal names and types from the directory.
+func nameAssignments(ctx context.Context, s *client.Session, as []assignmentView) {
+	ids := make([]string, len(as))
+	for i := range as {
+		ids[i] = as[i].PrincipalID
+	}
+	names := lookupPrincipals(ctx, s, ids)
+	for i := range as {
+		p := names[strings.ToLower(as[i].PrincipalID)]
+		as[i].PrincipalName, as[i].PrincipalType = p.name, p.kind
+	}
 }
 
 // listAssignments lists assignments at scope (and, with all, below it
@@ -177,6 +193,7 @@ func listAssignments(ctx context.Context, c *dataConn, scope, principal string) 
 	for _, a := range as {
 		out = append(out, withRoleName(a, names[strings.ToLower(a.Properties.RoleDefinitionID)]))
 	}
+	nameAssignments(ctx, c.sess, out)
 	return out, nil
 }
 
@@ -191,7 +208,7 @@ func kvAssignmentListCmd() *cobra.Command {
 		oid := ""
 		if assignee != "" {
 			var err error
-			if oid, err = resolveAssignee(ctx, assignee); err != nil {
+			if oid, err = resolveAssignee(ctx, c.sess, assignee); err != nil {
 				return nil, err
 			}
 		}
@@ -203,7 +220,7 @@ func kvAssignmentListCmd() *cobra.Command {
 		if err != nil {
 			return nil, err
 		}
-		var keep []assignmentView
+		keep := []assignmentView{}
 		for _, a := range as {
 			if strings.EqualFold(a.RoleDefinitionID, def.ID) {
 				keep = append(keep, a)
@@ -235,7 +252,7 @@ func kvAssignmentDeleteCmd() *cobra.Command {
 			}
 			oid := ""
 			if assignee != "" {
-				if oid, err = resolveAssignee(ctx, assignee); err != nil {
+				if oid, err = resolveAssignee(ctx, c.sess, assignee); err != nil {
 					return nil, err
 				}
 			}
@@ -375,7 +392,7 @@ func kvCheckCmd() *cobra.Command {
 		_ = cmd.MarkFlagRequired("assignee")
 		_ = cmd.MarkFlagRequired("action")
 	}, func(ctx context.Context, c *dataConn) (any, error) {
-		oid, err := resolveAssignee(ctx, assignee)
+		oid, err := resolveAssignee(ctx, c.sess, assignee)
 		if err != nil {
 			return nil, err
 		}
@@ -393,8 +410,27 @@ func kvWhoCanCmd() *cobra.Command {
 		f.StringVar(&scope, "scope", "/", "/, /keys or /keys/{key name}")
 		_ = cmd.MarkFlagRequired("action")
 	}, func(ctx context.Context, c *dataConn) (any, error) {
-		var out wire.List[wire.AccessGrant]
-		_, err := c.do(ctx, "POST", "/mhsm/access/whocan", wire.AccessQuery{Action: action, Scope: scope}, &out)
-		return out.Value, err
+		var out wire.List[map[string]any]
+		if _, err := c.do(ctx, "POST", "/mhsm/access/whocan", wire.AccessQuery{Action: action, Scope: scope}, &out); err != nil {
+			return nil, err
+		}
+		if c.tableView { // the table names principals and groups
+			var ids []string
+			for _, g := range out.Value {
+				for _, k := range []string{"principalId", "via"} {
+					if id, _ := g[k].(string); id != "" {
+						ids = append(ids, id)
+					}
+				}
+			}
+			names := lookupPrincipals(ctx, c.sess, ids)
+			for _, g := range out.Value {
+				id, _ := g["principalId"].(string)
+				via, _ := g["via"].(string)
+				g["principalName"] = names[strings.ToLower(id)].name
+				g["viaName"] = names[strings.ToLower(via)].name
+			}
+		}
+		return out.Value, nil
 	})
 }
