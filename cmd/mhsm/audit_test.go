@@ -95,7 +95,7 @@ func TestAuditAndExpiryCLI(t *testing.T) {
 	}
 
 	q := func(args ...string) []string {
-		out := mustCLI(t, append([]string{"audit", "query", "--dir", auditDir, "--output", "json"}, args...)...)
+		out := mustCLI(t, append([]string{"audit", "query", "--dir", auditDir, "-o", "tsv", "--query", "[].id"}, args...)...)
 		return strings.Fields(strings.TrimSpace(out))
 	}
 	if n := len(q("--hsm-name", "dev", "--operation", "KeyCreate")); n != 3 {

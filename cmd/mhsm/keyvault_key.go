@@ -161,8 +161,8 @@ func keyCmds() []*cobra.Command {
 	return []*cobra.Command{
 		keyCreateCmd(),
 		keyImportCmd(),
-		get("show", "Show a key (the latest version unless --version)", "GET", ""),
-		dataCmd("list", "List the keys", nil, func(ctx context.Context, c *dataConn) (any, error) {
+		get("show", "Show a key (the latest version unless --version).", "GET", ""),
+		dataCmd("list", "List the keys.", nil, func(ctx context.Context, c *dataConn) (any, error) {
 			items, err := listPages[map[string]any](ctx, c, "/keys")
 			if err != nil || !c.tableView {
 				return items, err
@@ -182,17 +182,17 @@ func keyCmds() []*cobra.Command {
 			}
 			return items, nil
 		}),
-		dataCmd("list-versions", "List the versions of a key", ref.bind, func(ctx context.Context, c *dataConn) (any, error) {
+		dataCmd("list-versions", "List the versions of a key.", ref.bind, func(ctx context.Context, c *dataConn) (any, error) {
 			return listPages[wire.KeyItem](ctx, c, "/keys/"+ref.name+"/versions")
 		}),
-		byName("delete", "Soft-delete a key (recoverable until purged)", "DELETE", "/keys/{name}"),
-		byName("recover", "Recover a soft-deleted key", "POST", "/deletedkeys/{name}/recover"),
-		byName("purge", "Permanently delete a soft-deleted key", "DELETE", "/deletedkeys/{name}"),
-		byName("show-deleted", "Show a soft-deleted key", "GET", "/deletedkeys/{name}"),
-		dataCmd("list-deleted", "List soft-deleted keys", nil, func(ctx context.Context, c *dataConn) (any, error) {
+		byName("delete", "Soft-delete a key (recoverable until purged).", "DELETE", "/keys/{name}"),
+		byName("recover", "Recover a soft-deleted key.", "POST", "/deletedkeys/{name}/recover"),
+		byName("purge", "Permanently delete a soft-deleted key.", "DELETE", "/deletedkeys/{name}"),
+		byName("show-deleted", "Show a soft-deleted key.", "GET", "/deletedkeys/{name}"),
+		dataCmd("list-deleted", "List soft-deleted keys.", nil, func(ctx context.Context, c *dataConn) (any, error) {
 			return listPages[wire.DeletedKeyItem](ctx, c, "/deletedkeys")
 		}),
-		byName("rotate", "Rotate a key now (a rotation policy must be set)", "POST", "/keys/{name}/rotate"),
+		byName("rotate", "Rotate a key now (a rotation policy must be set).", "POST", "/keys/{name}/rotate"),
 		keySetAttributesCmd(), keyRotationPolicyCmd(), keyBackupCmd(), keyRestoreCmd(),
 		keySignCmd(), keyVerifyCmd(), keyCryptCmd("encrypt"), keyCryptCmd("decrypt"),
 		keyCryptCmd("wrapkey"), keyCryptCmd("unwrapkey"), keyRandomCmd(),
@@ -204,7 +204,7 @@ func keyCreateCmd() *cobra.Command {
 	var size int
 	var exportable bool
 	var a keyAttrs
-	return dataCmd("create", "Create a key, or a new version of one", func(cmd *cobra.Command) {
+	return dataCmd("create", "Create a key, or a new version of one.", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVarP(&name, "name", "n", "", "key name")
 		f.StringVar(&kty, "kty", "RSA-HSM", "key type: RSA-HSM, EC-HSM or oct-HSM")
@@ -244,7 +244,7 @@ func keyCreateCmd() *cobra.Command {
 func keyImportCmd() *cobra.Command {
 	var name, pemFile, byokFile, kty, curve string
 	var a keyAttrs
-	return dataCmd("import", "Import a private key from a PEM file (PKCS#8, PKCS#1 or SEC 1) or a BYOK blob", func(cmd *cobra.Command) {
+	return dataCmd("import", "Import a private key from a PEM file (PKCS#8, PKCS#1 or SEC 1) or a BYOK blob.", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVarP(&name, "name", "n", "", "key name")
 		f.StringVar(&pemFile, "pem-file", "", "PEM private key")
@@ -326,7 +326,7 @@ func materialFromPEM(path string) (*keys.Material, error) {
 func keySetAttributesCmd() *cobra.Command {
 	var r keyRef
 	var a keyAttrs
-	return dataCmd("set-attributes", "Change a key version's enabled, expires, not-before, ops or tags", func(cmd *cobra.Command) {
+	return dataCmd("set-attributes", "Change a key version's enabled, expires, not-before, ops or tags.", func(cmd *cobra.Command) {
 		r.bind(cmd)
 		a.bind(cmd)
 	}, func(ctx context.Context, c *dataConn) (any, error) {
@@ -348,12 +348,12 @@ func keyRotationPolicyCmd() *cobra.Command {
 		_ = cmd.MarkFlagRequired("name")
 	}
 	cmd.AddCommand(
-		dataCmd("show", "Show the rotation policy", bindName, func(ctx context.Context, c *dataConn) (any, error) {
+		dataCmd("show", "Show the rotation policy.", bindName, func(ctx context.Context, c *dataConn) (any, error) {
 			var out map[string]any
 			_, err := c.do(ctx, "GET", "/keys/"+name+"/rotationpolicy", nil, &out)
 			return out, err
 		}),
-		dataCmd("update", "Set the rotation policy from JSON (--value @file or inline)", func(cmd *cobra.Command) {
+		dataCmd("update", "Set the rotation policy from JSON (--value @file or inline).", func(cmd *cobra.Command) {
 			bindName(cmd)
 			cmd.Flags().StringVar(&value, "value", "", `policy JSON, or @file; e.g. {"lifetimeActions":[{"trigger":{"timeAfterCreate":"P90D"},"action":{"type":"Rotate"}}],"attributes":{"expiryTime":"P1Y"}}`)
 			_ = cmd.MarkFlagRequired("value")
@@ -379,7 +379,7 @@ func keyRotationPolicyCmd() *cobra.Command {
 
 func keyBackupCmd() *cobra.Command {
 	var name, file string
-	return dataCmd("backup", "Back up every version of a key to a file (restorable only into an HSM of the same security domain)", func(cmd *cobra.Command) {
+	return dataCmd("backup", "Back up every version of a key to a file (restorable only into an HSM of the same security domain).", func(cmd *cobra.Command) {
 		cmd.Flags().StringVarP(&name, "name", "n", "", "key name")
 		cmd.Flags().StringVarP(&file, "file", "f", "", "file to write (must not exist)")
 		_ = cmd.MarkFlagRequired("name")
@@ -403,7 +403,7 @@ func keyBackupCmd() *cobra.Command {
 
 func keyRestoreCmd() *cobra.Command {
 	var file string
-	return dataCmd("restore", "Restore a key from a backup file", func(cmd *cobra.Command) {
+	return dataCmd("restore", "Restore a key from a backup file.", func(cmd *cobra.Command) {
 		cmd.Flags().StringVarP(&file, "file", "f", "", "backup file")
 		_ = cmd.MarkFlagRequired("file")
 	}, func(ctx context.Context, c *dataConn) (any, error) {

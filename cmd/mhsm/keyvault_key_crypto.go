@@ -16,7 +16,7 @@ import (
 func keySignCmd() *cobra.Command {
 	var r keyRef
 	var alg, digest string
-	return dataCmd("sign", "Sign a digest (base64) with a key", func(cmd *cobra.Command) {
+	return dataCmd("sign", "Sign a digest (base64) with a key.", func(cmd *cobra.Command) {
 		r.bind(cmd)
 		cmd.Flags().StringVarP(&alg, "algorithm", "a", "", "RS256 … PS512, ES256, ES256K, ES384, ES512")
 		cmd.Flags().StringVar(&digest, "digest", "", "the digest to sign, base64")
@@ -38,7 +38,7 @@ func keySignCmd() *cobra.Command {
 func keyVerifyCmd() *cobra.Command {
 	var r keyRef
 	var alg, digest, sig string
-	return dataCmd("verify", "Verify a signature (base64) over a digest (base64)", func(cmd *cobra.Command) {
+	return dataCmd("verify", "Verify a signature (base64) over a digest (base64).", func(cmd *cobra.Command) {
 		r.bind(cmd)
 		cmd.Flags().StringVarP(&alg, "algorithm", "a", "", "signature algorithm")
 		cmd.Flags().StringVar(&digest, "digest", "", "the digest, base64")
@@ -65,7 +65,9 @@ func keyVerifyCmd() *cobra.Command {
 func keyCryptCmd(op string) *cobra.Command {
 	var r keyRef
 	var alg, value, iv, aad, tag string
-	return dataCmd(op, op+" a base64 value with a key", func(cmd *cobra.Command) {
+	short := map[string]string{"encrypt": "Encrypt a base64 value with a key.", "decrypt": "Decrypt a base64 value with a key.",
+		"wrapkey": "Wrap (encrypt) a base64 key with a key.", "unwrapkey": "Unwrap (decrypt) a base64 key with a key."}[op]
+	return dataCmd(op, short, func(cmd *cobra.Command) {
 		r.bind(cmd)
 		f := cmd.Flags()
 		f.StringVarP(&alg, "algorithm", "a", "", "RSA-OAEP, RSA-OAEP-256, RSA1_5, A256GCM, A256CBCPAD, A256KW, …")
@@ -106,7 +108,7 @@ func keyCryptCmd(op string) *cobra.Command {
 
 func keyRandomCmd() *cobra.Command {
 	var count int
-	return dataCmd("random", "Get random bytes from the HSM (base64)", func(cmd *cobra.Command) {
+	return dataCmd("random", "Get random bytes from the HSM (base64).", func(cmd *cobra.Command) {
 		cmd.Flags().IntVar(&count, "count", 32, "number of bytes, 1..128")
 	}, func(ctx context.Context, c *dataConn) (any, error) {
 		var out wire.RandomBytes

@@ -95,7 +95,7 @@ func resolveLocalRole(ctx context.Context, c *dataConn, role string) (*wire.Role
 
 func kvAssignmentCreateCmd() *cobra.Command {
 	var assignee, role, scope, name string
-	return dataCmd("create", "Assign a role to a user, group, service principal or managed identity at a scope", func(cmd *cobra.Command) {
+	return dataCmd("create", "Assign a role to a user, group, service principal or managed identity at a scope.", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&assignee, "assignee", "", "object id, UPN, group name, service principal name or app id")
 		f.StringVar(&assignee, "assignee-object-id", "", "object id (no directory lookup)")
@@ -199,7 +199,7 @@ func listAssignments(ctx context.Context, c *dataConn, scope, principal string) 
 
 func kvAssignmentListCmd() *cobra.Command {
 	var assignee, role, scope string
-	return dataCmd("list", "List role assignments at a scope (--assignee: that principal's at, above or below it)", func(cmd *cobra.Command) {
+	return dataCmd("list", "List role assignments at a scope (--assignee: that principal's at, above or below it).", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&assignee, "assignee", "", "only this principal's (object id or name)")
 		f.StringVar(&role, "role", "", "only this role (name or id)")
@@ -232,7 +232,7 @@ func kvAssignmentListCmd() *cobra.Command {
 
 func kvAssignmentDeleteCmd() *cobra.Command {
 	var assignee, role, scope, name string
-	return dataCmd("delete", "Delete role assignments: by --name, or every one matching --assignee/--role at --scope", func(cmd *cobra.Command) {
+	return dataCmd("delete", "Delete role assignments: by --name, or every one matching --assignee/--role at --scope.", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&name, "name", "", "assignment name")
 		f.StringVar(&assignee, "assignee", "", "principal (object id or name)")
@@ -292,7 +292,7 @@ func kvAssignmentDeleteCmd() *cobra.Command {
 
 func kvDefinitionListCmd() *cobra.Command {
 	var custom bool
-	return dataCmd("list", "List role definitions", func(cmd *cobra.Command) {
+	return dataCmd("list", "List role definitions.", func(cmd *cobra.Command) {
 		cmd.Flags().BoolVar(&custom, "custom-role-only", false, "only custom roles")
 	}, func(ctx context.Context, c *dataConn) (any, error) {
 		defs, err := listPages[wire.RoleDefinition](ctx, c, "/providers/Microsoft.Authorization/roleDefinitions")
@@ -311,7 +311,7 @@ func kvDefinitionListCmd() *cobra.Command {
 
 func kvDefinitionShowCmd() *cobra.Command {
 	var role string
-	return dataCmd("show", "Show a role definition by name or id", func(cmd *cobra.Command) {
+	return dataCmd("show", "Show a role definition by name or id.", func(cmd *cobra.Command) {
 		cmd.Flags().StringVar(&role, "name", "", "role id or role name")
 		cmd.Flags().StringVar(&role, "role-name", "", "role name")
 	}, func(ctx context.Context, c *dataConn) (any, error) {
@@ -324,7 +324,7 @@ func kvDefinitionShowCmd() *cobra.Command {
 // (or the REST "properties" shape), given inline or as @file.
 func kvDefinitionPutCmd(verb string) *cobra.Command {
 	var spec string
-	return dataCmd(verb, verb+" a custom role definition", func(cmd *cobra.Command) {
+	return dataCmd(verb, map[string]string{"create": "Create a custom role definition.", "update": "Update a custom role definition."}[verb], func(cmd *cobra.Command) {
 		cmd.Flags().StringVar(&spec, "role-definition", "", `JSON or @file: {"roleName":"…","description":"…","dataActions":[…],"notDataActions":[…]} (update: include "name")`)
 		_ = cmd.MarkFlagRequired("role-definition")
 	}, func(ctx context.Context, c *dataConn) (any, error) {
@@ -368,7 +368,7 @@ func kvDefinitionPutCmd(verb string) *cobra.Command {
 
 func kvDefinitionDeleteCmd() *cobra.Command {
 	var role string
-	return dataCmd("delete", "Delete a custom role definition (its assignments then grant nothing)", func(cmd *cobra.Command) {
+	return dataCmd("delete", "Delete a custom role definition (its assignments then grant nothing).", func(cmd *cobra.Command) {
 		cmd.Flags().StringVar(&role, "name", "", "role id or role name")
 		cmd.Flags().StringVar(&role, "role-name", "", "role name")
 	}, func(ctx context.Context, c *dataConn) (any, error) {
@@ -384,7 +384,7 @@ func kvDefinitionDeleteCmd() *cobra.Command {
 
 func kvCheckCmd() *cobra.Command {
 	var assignee, action, scope string
-	return dataCmd("check", "May a principal do an action at a scope, and which assignment grants it (groups included)", func(cmd *cobra.Command) {
+	return dataCmd("check", "May a principal do an action at a scope, and which assignment grants it (groups included).", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&assignee, "assignee", "", "principal (object id or name)")
 		f.StringVar(&action, "action", "", "data action, e.g. sign, keys/decrypt/action or the full name")
@@ -404,7 +404,7 @@ func kvCheckCmd() *cobra.Command {
 
 func kvWhoCanCmd() *cobra.Command {
 	var action, scope string
-	return dataCmd("who-can", "Every principal allowed an action at a scope, groups expanded, with the granting assignment", func(cmd *cobra.Command) {
+	return dataCmd("who-can", "Every principal allowed an action at a scope, groups expanded, with the granting assignment.", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&action, "action", "", "data action, e.g. sign or the full name")
 		f.StringVar(&scope, "scope", "/", "/, /keys or /keys/{key name}")

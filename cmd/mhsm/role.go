@@ -63,7 +63,7 @@ func resolveRole(ctx context.Context, c *mgmtConn, scope, role string) (string, 
 func roleAssignmentCreateCmd() *cobra.Command {
 	var c mgmtConn
 	var assignee, ptype, role, scope, description string
-	cmd := connCmd(&cobra.Command{Use: "create", Short: "Assign a role to a user, group or service principal at a scope"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "create", Short: "Assign a role to a user, group or service principal at a scope."}, &c, func(ctx context.Context) error {
 		if assignee == "" || role == "" {
 			return errors.New("--assignee-object-id and --role are required")
 		}
@@ -168,7 +168,7 @@ func lastSegment(id string) string { return id[strings.LastIndex(id, "/")+1:] }
 func roleAssignmentListCmd() *cobra.Command {
 	var c mgmtConn
 	var assignee, role, scope string
-	cmd := connCmd(&cobra.Command{Use: "list", Short: "List role assignments at, above and below a scope"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "list", Short: "List role assignments at, above and below a scope."}, &c, func(ctx context.Context) error {
 		sc, err := scopeOr(&c, scope)
 		if err != nil {
 			return err
@@ -196,7 +196,7 @@ func roleAssignmentDeleteCmd() *cobra.Command {
 	var c mgmtConn
 	var ids []string
 	var assignee, role, scope string
-	cmd := connCmd(&cobra.Command{Use: "delete", Short: "Delete role assignments by --ids, or by --assignee/--role at --scope"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "delete", Short: "Delete role assignments by --ids, or by --assignee/--role at --scope."}, &c, func(ctx context.Context) error {
 		if len(ids) == 0 {
 			if assignee == "" && role == "" {
 				return errors.New("give --ids, or --assignee and/or --role")
@@ -245,7 +245,7 @@ func roleDefinitionListCmd() *cobra.Command {
 	var c mgmtConn
 	var name, scope string
 	var customOnly bool
-	cmd := connCmd(&cobra.Command{Use: "list", Short: "List role definitions"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "list", Short: "List role definitions."}, &c, func(ctx context.Context) error {
 		sc, err := scopeOr(&c, scope)
 		if err != nil {
 			return err

@@ -32,7 +32,7 @@ func serverCmd() *cobra.Command {
 	cfg.OpsAddr = "127.0.0.1:9464"
 	cmd := &cobra.Command{
 		Use:   "server",
-		Short: "Run the mhsm server",
+		Short: "Run the mhsm server.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, err := app.New(cmd.Context(), cfg)
