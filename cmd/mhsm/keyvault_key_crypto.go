@@ -116,4 +116,3 @@ func keyRandomCmd() *cobra.Command {
 		return map[string]string{"value": base64.StdEncoding.EncodeToString(out.Value)}, err
 	})
 }
-
