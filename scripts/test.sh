@@ -81,4 +81,8 @@ else
 fi
 
 echo "== go test -race"
-go test -race -count=1 -timeout 30m ./... 2>&1 | tee /tmp/mhsm-test.log
+# The log of this run goes to a path of its own (several runs may share the
+# machine); it is kept after the run and its path printed.
+log=$(mktemp "${TMPDIR:-/tmp}/mhsm-test.XXXXXX.log")
+echo "log: $log"
+go test -race -count=1 -timeout 30m ./... 2>&1 | tee "$log"
