@@ -251,7 +251,7 @@ mhsm keyvault key random --hsm-name dev --count 32 --query value -o tsv`},
 mhsm keyvault role assignment create --hsm-name dev --assignee 'Contoso App Auditors' --role 'Managed HSM Crypto Auditor' --scope /
 # Let a user use one key
 mhsm keyvault role assignment create --hsm-name dev --assignee ada@mhsm.localhost --role 'Managed HSM Crypto User' --scope /keys/payments`},
-	"keyvault role assignment list": {example: `# List every assignment as a table: principal, type, role, scope
+	"keyvault role assignment list": {example: `# List the assignments at / (the whole HSM) as a table: principal, type, role, scope
 mhsm keyvault role assignment list --hsm-name dev -o table
 # List one user's assignments on a key
 mhsm keyvault role assignment list --hsm-name dev --assignee ada@mhsm.localhost --scope /keys/payments`},

@@ -128,9 +128,9 @@ func kvAssignmentCreateCmd() *cobra.Command {
 		if err != nil {
 			return nil, err
 		}
-		v := withRoleName(out, def.Properties.RoleName)
-		nameAssignments(ctx, c.sess, []assignmentView{v})
-		return v, nil
+		v := []assignmentView{withRoleName(out, def.Properties.RoleName)}
+		nameAssignments(ctx, c.sess, v)
+		return v[0], nil
 	})
 }
 

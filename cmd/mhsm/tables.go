@@ -76,7 +76,7 @@ var tableColumns = map[string][]column{
 		{"DeletedDate", "deletedDate", unixDate}, {"ScheduledPurgeDate", "scheduledPurgeDate", unixDate}},
 	"keyvault key list-expiring": {
 		{"Name", "name", nil}, {"Expires", "expires", nil}, {"DaysLeft", "daysLeft", nil},
-		{"Enabled", "enabled", nil}, {"Version", "kid", lastSegmentOf}},
+		{"Enabled", "enabled", nil}, {"Version", "kid", versionOf}},
 	"keyvault key rotation-policy show": {
 		{"Expiry", "attributes.expiryTime", nil}, {"LifetimeActions", "lifetimeActions", actionsOf}},
 	"keyvault key rotation-policy update": {
@@ -174,6 +174,14 @@ func unixDate(v any) string {
 func keyNameOf(v any) string {
 	s, _ := v.(string)
 	return keyName(s)
+}
+
+// versionOf is the version in a kid ("" for a kid without one).
+func versionOf(v any) string {
+	s, _ := v.(string)
+	_, rest, _ := strings.Cut(s, "/keys/")
+	_, version, _ := strings.Cut(rest, "/")
+	return version
 }
 
 // lastSegmentOf is the last path segment of an id or URL.
