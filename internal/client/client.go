@@ -1,8 +1,12 @@
 // Package client is the reusable plumbing of mhsm's command line: the
 // signed-in profile and token cache, token acquisition for every kind of
 // login, an HTTP client for a server with a private CA, and a small JSON
-// caller. Commands of every group (ad, identity, keys, roles…) use it;
-// output formatting lives with the commands (cmd/mhsm/output.go).
+// caller. A Session is the one way the CLI talks to a server: Open for the
+// signed-in profile, NewSession for an unsaved one (a dev.json, explicit
+// credentials; tokens in memory); both dial through Dial, which honours
+// MHSM_CONNECT and MHSM_CA_FILE. Commands of every group (ad, identity,
+// keys, roles…) get their session from cmd/mhsm/conn.go; output
+// formatting lives with the commands (cmd/mhsm/output.go).
 //
 // Configuration directory: $MHSM_CONFIG_DIR, default ~/.mhsm, holding
 // profile.json (the login, 0600: it may contain a client secret, a refresh
