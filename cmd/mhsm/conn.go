@@ -47,6 +47,7 @@ func (f *connFlags) bind(cmd *cobra.Command, explicit bool) {
 	fs.StringVar(&f.connect, "connect", "", "host:port to dial for every host name (default: env MHSM_CONNECT, else DNS)")
 	fs.StringVar(&f.caFile, "ca-file", "", "PEM CA the server's certificate chains to (default: env MHSM_CA_FILE, else the profile's or dev.json's)")
 	f.explicit = explicit
+	defer markGlobal(cmd, "dev-json", "connect", "ca-file", "token", "tenant", "client-id", "client-secret", "authority")
 	if !explicit {
 		return
 	}
@@ -146,6 +147,7 @@ func (c *dataConn) flags(cmd *cobra.Command) {
 	f.StringVar(&c.hsmName, "hsm-name", "", "name of the HSM")
 	f.StringVar(&c.url, "id", "", "URL of the HSM instead of --hsm-name, e.g. https://contoso.managedhsm.mhsm.localhost:8443")
 	c.connFlags.bind(cmd, true)
+	markGlobal(cmd, "id")
 }
 
 // open settles the HSM URL and the session, and gets a data-plane token

@@ -32,6 +32,7 @@ func (c *mgmtConn) flags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&c.subscription, "subscription", os.Getenv("MHSM_SUBSCRIPTION"),
 		"subscription id (env MHSM_SUBSCRIPTION; default: the only subscription the account sees)")
 	c.connFlags.bind(cmd, false)
+	markGlobal(cmd, "subscription")
 	c.out.bind(cmd)
 }
 

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // The help text of every command, as az keeps it apart from the command
@@ -303,8 +304,14 @@ mhsm audit query --dir mhsm-data/audit --principal ada@mhsm.localhost -o json`},
 
 // addExamples sets the descriptions and examples of helpTexts on the tree.
 func addExamples(root *cobra.Command) {
+	root.SetUsageTemplate(usageTemplate)
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) { // az's "[Required]"
+			if _, req := f.Annotations[cobra.BashCompOneRequiredFlag]; req && !strings.HasPrefix(f.Usage, "[Required] ") {
+				f.Usage = "[Required] " + f.Usage
+			}
+		})
 		if h, ok := helpTexts[strings.TrimPrefix(strings.TrimPrefix(c.CommandPath(), "mhsm"), " ")]; ok {
 			if h.short != "" {
 				c.Short = h.short
@@ -329,3 +336,57 @@ func indentExample(s string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// globalFlag marks the connection and output flags every command shares,
+// which --help lists apart from the command's own (as az's "Global
+// Arguments").
+const globalFlag = "mhsm-global"
+
+// markGlobal marks the named flags of cmd as shared ones.
+func markGlobal(cmd *cobra.Command, names ...string) {
+	for _, n := range names {
+		if f := cmd.Flags().Lookup(n); f != nil {
+			_ = cmd.Flags().SetAnnotation(n, globalFlag, []string{"true"})
+		}
+	}
+}
+
+// flagUsages renders the flags of fs that are (global) or are not shared.
+func flagUsages(fs *pflag.FlagSet, global bool) string {
+	sub := pflag.NewFlagSet("", pflag.ContinueOnError)
+	fs.VisitAll(func(f *pflag.Flag) {
+		if _, g := f.Annotations[globalFlag]; g == global && !f.Hidden {
+			sub.AddFlag(f)
+		}
+	})
+	return strings.TrimRight(sub.FlagUsages(), " \n")
+}
+
+func init() {
+	cobra.AddTemplateFunc("commandFlagUsages", func(fs *pflag.FlagSet) string { return flagUsages(fs, false) })
+	cobra.AddTemplateFunc("globalFlagUsages", func(fs *pflag.FlagSet) string { return flagUsages(fs, true) })
+}
+
+// usageTemplate is cobra's, with the command's own arguments apart from the
+// shared connection and output ones, and required flags marked.
+const usageTemplate = `Usage:{{if .Runnable}}
+  {{.UseLine}}{{end}}{{if .HasAvailableSubCommands}}
+  {{.CommandPath}} [command]{{end}}{{if gt (len .Aliases) 0}}
+
+Aliases:
+  {{.NameAndAliases}}{{end}}{{if .HasExample}}
+
+Examples:
+{{.Example}}{{end}}{{if .HasAvailableSubCommands}}
+
+Available Commands:{{range .Commands}}{{if (or .IsAvailableCommand (eq .Name "help"))}}
+  {{rpad .Name .NamePadding }} {{.Short}}{{end}}{{end}}{{end}}{{if .HasAvailableLocalFlags}}{{with commandFlagUsages .LocalFlags}}
+
+Arguments:
+{{.}}{{end}}{{with globalFlagUsages .LocalFlags}}
+
+Connection and output arguments:
+{{.}}{{end}}{{end}}{{if .HasAvailableSubCommands}}
+
+Use "{{.CommandPath}} [command] --help" for more information about a command.{{end}}
+`

@@ -28,6 +28,7 @@ func (o *output) bind(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&o.format, "output", "o", "json", "output format: json, jsonc, table, tsv or none")
 	cmd.Flags().StringVar(&o.query, "query", "", "JMESPath query applied to the result, e.g. \"[].id\" or id")
 	o.cmd = cmd
+	markGlobal(cmd, "output", "query") // help.go
 }
 
 // defaultOutput changes a command's default -o (after bind): commands
