@@ -8,6 +8,13 @@
 // explicit credentials, MHSM_CONNECT), output.go and tables.go (-o,
 // --query, table columns), progress.go (progress on a terminal), help.go
 // (az-style examples of every command).
+//
+// A new command: build it with dataCmd (an HSM's data plane, conn.go),
+// graphCmd (the directory, ad.go) or connCmd (the management plane,
+// conn_mgmt.go), which bind the connection flags and -o/--query; give it
+// an Example (in its code or in help.go) — help_test.go fails without one;
+// add its table columns to tables.go; report long-running work through
+// newProgress (progress.go), which is silent in pipes.
 package main
 
 import (
