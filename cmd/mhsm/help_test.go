@@ -177,3 +177,20 @@ func shellWords(line string) ([]string, error) {
 	flush()
 	return words, nil
 }
+
+// TestTableColumnsNameCommands: every registered table names an existing
+// command that has -o, and every column is a valid JMESPath expression.
+func TestTableColumnsNameCommands(t *testing.T) {
+	paths := map[string]*cobra.Command{}
+	walkCommands(func(c *cobra.Command) { paths[strings.TrimPrefix(c.CommandPath(), "mhsm ")] = c })
+	for path, cols := range tableColumns {
+		c, ok := paths[path]
+		if !ok || c.Flags().Lookup("output") == nil {
+			t.Errorf("tables.go: %q is not a command with -o", path)
+		}
+		var b strings.Builder
+		if err := writeColumns(&b, []any{map[string]any{}}, cols); err != nil {
+			t.Errorf("tables.go %q: %v", path, err)
+		}
+	}
+}

@@ -53,8 +53,26 @@ var (
 	sdStatusColumns = []column{{"Status", "status", nil}, {"StatusDetails", "status_details", nil}}
 )
 
+// Directory objects.
+var (
+	userColumns  = []column{{"DisplayName", "displayName", nil}, {"UserPrincipalName", "userPrincipalName", nil}, {"AccountEnabled", "accountEnabled", nil}, {"Id", "id", nil}}
+	groupColumns = []column{{"DisplayName", "displayName", nil}, {"Description", "description", nil}, {"Id", "id", nil}}
+	spColumns    = []column{{"DisplayName", "displayName", nil}, {"AppId", "appId", nil}, {"ServicePrincipalType", "servicePrincipalType", nil}, {"Id", "id", nil}}
+	appColumns   = []column{{"DisplayName", "displayName", nil}, {"AppId", "appId", nil}, {"Id", "id", nil}}
+	miColumns    = []column{{"Name", "name", nil}, {"ClientId", "clientId", nil}, {"PrincipalId", "principalId", nil}}
+)
+
 // tableColumns maps a command path (without "mhsm ") to its columns.
 var tableColumns = map[string][]column{
+	"login":          {{"TenantId", "tenantId", nil}, {"User", "user.name", nil}, {"Type", "user.type", nil}, {"ObjectId", "objectId", nil}},
+	"account show":   {{"TenantId", "tenantId", nil}, {"User", "user.name", nil}, {"Type", "user.type", nil}, {"Authority", "authority", nil}},
+	"ad user create": userColumns, "ad user show": userColumns, "ad user list": userColumns,
+	"ad group create": groupColumns, "ad group show": groupColumns, "ad group list": groupColumns,
+	"ad group member list": {{"DisplayName", "displayName", nil}, {"Name", "userPrincipalName || appId", nil}, {"Type", "\"@odata.type\"", odataType}, {"Id", "id", nil}},
+	"ad sp create":         spColumns, "ad sp show": spColumns, "ad sp list": spColumns,
+	"ad app create": appColumns, "ad app show": appColumns, "ad app list": appColumns,
+	"identity create": miColumns, "identity show": miColumns, "identity list": miColumns,
+
 	"keyvault key create":         keyColumns,
 	"keyvault key import":         keyColumns,
 	"keyvault key show":           keyColumns,
@@ -158,6 +176,12 @@ func writeColumns(w io.Writer, data any, cols []column) error {
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
+}
+
+// odataType renders "#microsoft.graph.user" as "user".
+func odataType(v any) string {
+	s, _ := v.(string)
+	return strings.TrimPrefix(s, "#microsoft.graph.")
 }
 
 // unixDate renders NumericDate seconds as an RFC 3339 UTC time.
