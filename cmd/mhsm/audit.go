@@ -265,6 +265,9 @@ func printReport(w io.Writer, s *audit.Source, r *audit.Report, ok bool) {
 	if r.UnverifiedTail > 0 {
 		fmt.Fprintf(w, "  unverified tail: %d lines after the last valid checkpoint (truncated, or not yet checkpointed)\n", r.UnverifiedTail)
 	}
+	if r.Checkpoints == 0 && r.Lines > 0 {
+		fmt.Fprintln(w, "  no checkpoint yet: the server signs one after --audit-checkpoint-records records, at least every --audit-checkpoint-interval, and at shutdown")
+	}
 	if s.Delivered {
 		fmt.Fprintf(w, "  delivered log of %s; %d repeated lines ignored\n", s.Name, r.Duplicates)
 	}
