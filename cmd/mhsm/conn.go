@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mhsm/mhsm/internal/bench"
 	"github.com/mhsm/mhsm/internal/client"
 )
 
@@ -106,18 +105,18 @@ func (f *connFlags) session(hsmURL *url.URL) (*client.Session, error) {
 	return s, err
 }
 
-// devProfile reads a dev-mode server's dev.json as an unsaved profile of
-// its service principal, and returns its HSM URL.
-func devProfile(path string) (*client.Profile, string, error) {
-	d, err := bench.ReadDev(path)
+// devProfile reads a dev-mode server's dev.json (client.Dev) as an
+// unsaved profile of its service principal.
+func devProfile(path string) (*client.Profile, client.Dev, error) {
+	d, err := client.ReadDev(path)
 	if err != nil {
-		return nil, "", err
+		return nil, d, err
 	}
 	if d.ClientID == "" || d.TenantID == "" || d.AuthorityHost == "" {
-		return nil, "", fmt.Errorf("%s is not a dev.json (tenantId, clientId or authorityHost missing)", path)
+		return nil, d, fmt.Errorf("%s is not a dev.json (tenantId, clientId or authorityHost missing)", path)
 	}
 	return &client.Profile{Kind: client.KindSecret, Authority: strings.TrimRight(d.AuthorityHost, "/"), TenantID: d.TenantID,
-		ClientID: d.ClientID, Secret: d.ClientSecret, CAFile: d.CAFile}, d.HSMURL, nil
+		ClientID: d.ClientID, Secret: d.ClientSecret, CAFile: d.CAFile}, d, nil
 }
 
 // authorityOf is https://login.<domain>[:port] for an HSM URL
@@ -155,11 +154,11 @@ func (c *dataConn) flags(cmd *cobra.Command) {
 func (c *dataConn) open(ctx context.Context) error {
 	target := c.url
 	if target == "" && c.hsmName == "" && c.devJSON != "" {
-		_, hsmURL, err := devProfile(c.devJSON)
+		_, d, err := devProfile(c.devJSON)
 		if err != nil {
 			return err
 		}
-		target = hsmURL
+		target = d.HSMURL
 	}
 	var u *url.URL
 	if target != "" {

@@ -46,6 +46,13 @@ func (c *mgmtConn) open(ctx context.Context) error {
 	if c.base, err = s.Profile.ResourceURL("management"); err != nil {
 		return err
 	}
+	if c.subscription == "" && c.devJSON != "" { // the dev principal's subscription
+		_, d, err := devProfile(c.devJSON)
+		if err != nil {
+			return err
+		}
+		c.subscription = d.SubscriptionID
+	}
 	if c.subscription != "" {
 		return nil
 	}

@@ -35,7 +35,7 @@ func loginCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if devJSON != "" {
-				d, _, err := devProfile(devJSON) // conn.go
+				d, _, err := devProfile(devJSON) // conn.go: client.Dev
 				if err != nil {
 					return err
 				}
