@@ -5,10 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== toolchain: $(go version)"
-echo "== jq, xxd, curl (the README examples, run by TestReadmeExamples)"
+echo "== jq, xxd, curl, openssl (the README examples and examples/contoso, run by TestReadmeExamples and TestContosoExample)"
 # Installed when missing and running as root; missing afterwards, the
 # README test fails (MHSM_REQUIRE_README_TOOLS).
-for tool in jq xxd curl; do
+for tool in jq xxd curl openssl; do
   if ! command -v "$tool" >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     (apt-get install -y -qq "$tool" >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null)) \
       || echo "warning: could not install $tool; TestReadmeExamples will fail"

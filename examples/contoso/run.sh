@@ -257,9 +257,9 @@ step alice keyvault role assignment create --hsm-name ContosoMHSM --assignee "$T
 say "Security team: keys with rotation policies"
 EXPIRES=$(date -u -d '+365 days' +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -v+365d +%Y-%m-%dT%H:%M:%SZ)
 step alice keyvault key create --hsm-name ContosoMHSM --name contoso-app-signing --kty RSA-HSM --size 2048 \
-	--ops sign,verify --expires "$EXPIRES" -o none
+	--ops sign verify --expires "$EXPIRES" -o none
 step alice keyvault key create --hsm-name ContosoMHSM --name contosologstorage-cmk --kty RSA-HSM --size 2048 \
-	--ops wrapKey,unwrapKey --expires "$EXPIRES" -o none
+	--ops wrapKey unwrapKey --expires "$EXPIRES" -o none
 POLICY='{"lifetimeActions":[{"trigger":{"timeAfterCreate":"P90D"},"action":{"type":"Rotate"}}],"attributes":{"expiryTime":"P1Y"}}'
 for k in contoso-app-signing contosologstorage-cmk; do
 	step alice keyvault key rotation-policy update --hsm-name ContosoMHSM -n "$k" --value "$POLICY" -o none

@@ -103,7 +103,10 @@ var (
 func TestContosoExample(t *testing.T) {
 	for _, tool := range []string{"bash", "jq", "openssl", "awk", "sed", "base64"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("examples/contoso/run.sh needs %s (scripts/test.sh installs it): %v", tool, err)
+			if os.Getenv("MHSM_REQUIRE_README_TOOLS") == "" {
+				t.Skipf("examples/contoso/run.sh needs %s (scripts/test.sh installs it and makes this a failure)", tool)
+			}
+			t.Fatalf("examples/contoso/run.sh needs %s: %v", tool, err)
 		}
 	}
 	root, err := filepath.Abs("../..")
