@@ -30,6 +30,13 @@ type DevInfo struct {
 	// plane; the dev principal is Owner of the subscription (management.go).
 	SubscriptionID string `json:"subscriptionId"`
 	ResourceGroup  string `json:"resourceGroup"`
+	// Addr is the address the server listens on (host:port), the one to
+	// connect to for every name above (devca.go).
+	Addr string `json:"addr"`
+	// CAP12File is the dev CA certificate as a PKCS#12 trust store (for
+	// Java and .NET clients), protected by CAP12Password (devca.go).
+	CAP12File     string `json:"caP12File,omitempty"`
+	CAP12Password string `json:"caP12Password,omitempty"`
 }
 
 func (d *DevInfo) write(path string) error {

@@ -34,6 +34,9 @@ type Deps struct {
 	// Mgmt serves management.<domain> and holds the HSMs' network rules;
 	// nil means no management plane (and no network rules).
 	Mgmt *mgmt.Service
+	// Dev adds the /mhsm/dev routes and fault injection (dev.go); nil
+	// outside dev mode.
+	Dev *Dev
 }
 
 // Server is the HTTP handler of every virtual host.
@@ -52,6 +55,7 @@ type Server struct {
 	login *http.ServeMux
 	mgmt  *mgmt.Service
 	arm   *armRouter
+	dev   *devEdge // dev.go; nil outside dev mode
 }
 
 // New returns the handler.
@@ -59,6 +63,9 @@ func New(d Deps) *Server {
 	s := &Server{cfg: d.Config, hsms: d.HSMs, dir: d.Dir, issuer: d.Issuer, verifier: d.Verifier,
 		metrics: d.Metrics, principalLimit: d.PrincipalLimit, hsmLimit: d.HSMLimit}
 	s.audit = newAuditor(s, d.Audit)
+	if d.Dev != nil {
+		s.dev = &devEdge{Dev: *d.Dev}
+	}
 	s.data = newRouter(s.DataRoutes())
 	s.mgmt, s.arm = d.Mgmt, newARMRouter(s.ARMRoutes())
 	s.login = s.loginMux()
@@ -74,6 +81,7 @@ func (s *Server) DataRoutes() []Route {
 	rs = append(rs, s.accessRoutes()...)
 	rs = append(rs, s.auditRoutes()...)
 	rs = append(rs, s.securityDomainRoutes()...)
+	rs = append(rs, s.devRoutes()...) // dev.go: nil outside dev mode
 	return rs
 }
 

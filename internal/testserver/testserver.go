@@ -38,6 +38,10 @@ type Dev struct {
 	// plane; the dev principal is Owner of the subscription.
 	SubscriptionID string `json:"subscriptionId"`
 	ResourceGroup  string `json:"resourceGroup"`
+	// Addr is the listen address; CAP12File the dev CA as PKCS#12.
+	Addr          string `json:"addr"`
+	CAP12File     string `json:"caP12File"`
+	CAP12Password string `json:"caP12Password"`
 }
 
 // Server is one running mhsm.
