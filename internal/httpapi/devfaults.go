@@ -32,8 +32,9 @@ type FaultRule struct {
 	// Operation is an audit operationName ("KeyGet", "KeySign"),
 	// compared case-insensitively. Exactly one of Operation and Path.
 	Operation string `json:"operation,omitempty"`
-	// Path is a glob (path.Match) over the request path, such as
-	// "/keys/*" (which matches /keys/k1 but not /keys/k1/sign).
+	// Path is a glob (path.Match) over the canonical request path (no
+	// trailing slash), such as "/keys/*", which matches /keys/k1 and
+	// /keys/k1/ but not /keys/k1/sign.
 	Path string `json:"path,omitempty"`
 	// Status is 429, 500 or 503; 0 means no failure (Latency only).
 	Status int `json:"status,omitempty"`
@@ -181,16 +182,17 @@ func (s *Server) devFaultsClear(*Request) (int, any, error) {
 	return http.StatusOK, f.list(), nil
 }
 
-// injectFault is the pipeline's hook (dev mode only): for a request that
-// matches a rule it waits the rule's latency, then answers the rule's
-// status (hit true) or lets the request proceed (hit false). The dev
-// routes themselves are never faulted, so a rule cannot lock its author
-// out.
-func (s *Server) injectFault(ctx context.Context, rt *Route, urlPath string, ev *AuditEvent) (int, any, http.Header, bool) {
+// injectFault is the pipeline's hook (dev mode only): for a request whose
+// operation or canonical path (segs, as routing saw them: no trailing or
+// repeated slashes, segments decoded) matches a rule, it waits the rule's
+// latency, then answers the rule's status (hit true) or lets the request
+// proceed (hit false). The dev routes themselves are never faulted, so a
+// rule cannot lock its author out.
+func (s *Server) injectFault(ctx context.Context, rt *Route, segs []string, ev *AuditEvent) (int, any, http.Header, bool) {
 	if s.dev == nil || strings.HasPrefix(rt.Operation, "MhsmDev") {
 		return 0, nil, nil, false
 	}
-	rule, ok := s.dev.faults.match(rt.Operation, urlPath)
+	rule, ok := s.dev.faults.match(rt.Operation, "/"+strings.Join(segs, "/"))
 	if !ok {
 		return 0, nil, nil, false
 	}

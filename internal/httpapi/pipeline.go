@@ -181,7 +181,7 @@ func (s *Server) guard(r *http.Request, q url.Values, ev *AuditEvent) (int, any,
 	if !d.Allowed {
 		return fail(&apiError{Status: http.StatusForbidden, Code: "AccessDenied", Message: "Not authorized to access " + string(rt.Action) + " on " + scope})
 	}
-	if st, out, hdr, hit := s.injectFault(r.Context(), rt, r.URL.Path, ev); hit { // devfaults.go: dev mode only
+	if st, out, hdr, hit := s.injectFault(r.Context(), rt, segs, ev); hit { // devfaults.go: dev mode only
 		return st, out, hdr
 	}
 
