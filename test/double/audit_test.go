@@ -98,7 +98,7 @@ func TestInjectedFaultsAndShiftedTimeAreAudited(t *testing.T) {
 		}
 		if off, ok := p["devClockOffset"]; ok {
 			shifted++
-			if off != (240 * time.Hour).String() || when.Sub(time.Now()) < 239*time.Hour {
+			if off != (240*time.Hour).String() || when.Sub(time.Now()) < 239*time.Hour {
 				t.Errorf("shifted record at %v with offset %v", when, off)
 			}
 		} else if when.After(time.Now()) {
