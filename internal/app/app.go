@@ -53,6 +53,7 @@ type App struct {
 	stopTick context.CancelFunc
 	identity identity
 	clock    *clock.Clock // devclock.go
+	sysKey   *barrier.DataKey
 
 	audit       *audit.Log // audit.go; nil when audit is off
 	delivery    *audit.Delivery
@@ -94,6 +95,7 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.sysKey = sysKey
 	cert, caFile, err := loadOrCreateTLS(cfg.DataDir, cfg.Domain, cfg.TLSCert, cfg.TLSKey)
 	if err != nil {
 		return nil, err

@@ -17,7 +17,7 @@ func (a *App) devDeps() *httpapi.Dev {
 	if !a.Config.Dev {
 		return nil
 	}
-	return &httpapi.Dev{Clock: a.clock}
+	return &httpapi.Dev{Clock: a.clock, Export: a.exportState}
 }
 
 // shiftedLog records audit events at the business clock's time: once a
