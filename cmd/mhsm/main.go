@@ -36,5 +36,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root.AddCommand(serverCmd(), hostsCmd(), benchCmd(), keyvaultCmd(), auditCmd())
 	root.AddCommand(loginCmd(), logoutCmd(), accountCmd(), adCmd(), identityCmd()) // login.go, ad.go
 	root.AddCommand(groupCmd(), roleCmd(), monitorCmd())                           // group.go, role.go, monitor.go
+	root.AddCommand(devCmd())                                                      // dev.go
 	return root.ExecuteContext(ctx)
 }

@@ -30,22 +30,30 @@ func serverFlags(cmd *cobra.Command, cfg *config.Server) {
 func serverCmd() *cobra.Command {
 	cfg := config.Default()
 	cfg.OpsAddr = "127.0.0.1:9464"
+	var devOpts devServerOpts
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the mhsm server",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := app.New(cmd.Context(), cfg)
+			ctx, cleanup, err := prepareDevServer(cmd, &cfg, &devOpts) // devserver.go
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			a, err := app.New(ctx, cfg)
 			if err != nil {
 				return err
 			}
 			defer a.Close()
 			if a.Dev != nil {
 				cmd.Printf("dev mode: credentials in %s/dev.json; add to /etc/hosts:\n%s", cfg.DataDir, app.HostsLines(a.Config, []string{"dev"}))
+				go announceDev(ctx, cmd, &cfg, a.Addr().String())
 			}
-			return a.Serve(cmd.Context())
+			return a.Serve(ctx)
 		},
 	}
 	serverFlags(cmd, &cfg)
+	devServerFlags(cmd, &cfg, &devOpts) // devserver.go
 	return cmd
 }
