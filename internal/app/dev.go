@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mhsm/mhsm/internal/barrier"
+	"github.com/mhsm/mhsm/internal/client"
 	"github.com/mhsm/mhsm/internal/config"
 	"github.com/mhsm/mhsm/internal/directory"
 	"github.com/mhsm/mhsm/internal/hsm"
@@ -16,30 +17,11 @@ import (
 	"github.com/mhsm/mhsm/internal/store"
 )
 
-// DevInfo is the dev-mode contract written to <data-dir>/dev.json; tests
-// and tools rely on these exact field names.
-type DevInfo struct {
-	TenantID      string `json:"tenantId"`
-	AuthorityHost string `json:"authorityHost"`
-	ClientID      string `json:"clientId"`
-	ClientSecret  string `json:"clientSecret"`
-	HSMURL        string `json:"hsmUrl"`
-	ManagementURL string `json:"managementUrl"`
-	CAFile        string `json:"caFile"`
-	// SubscriptionID and ResourceGroup locate the dev HSM in the management
-	// plane; the dev principal is Owner of the subscription (management.go).
-	SubscriptionID string `json:"subscriptionId"`
-	ResourceGroup  string `json:"resourceGroup"`
-	// Addr is the address the server listens on (host:port), the one to
-	// connect to for every name above (devca.go).
-	Addr string `json:"addr"`
-	// CAP12File is the dev CA certificate as a PKCS#12 trust store (for
-	// Java and .NET clients), protected by CAP12Password (devca.go).
-	CAP12File     string `json:"caP12File,omitempty"`
-	CAP12Password string `json:"caP12Password,omitempty"`
-}
+// DevInfo is the dev-mode contract written to <data-dir>/dev.json
+// (client.Dev, its one declaration).
+type DevInfo = client.Dev
 
-func (d *DevInfo) write(path string) error {
+func writeDev(d *DevInfo, path string) error {
 	b, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
 		return err

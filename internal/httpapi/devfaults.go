@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -182,19 +181,23 @@ func (s *Server) devFaultsClear(*Request) (int, any, error) {
 	return http.StatusOK, f.list(), nil
 }
 
-// injectFault is the pipeline's hook (dev mode only): for a request whose
-// operation or canonical path (segs, as routing saw them: no trailing or
-// repeated slashes, segments decoded) matches a rule, it waits the rule's
-// latency, then answers the rule's status (hit true) or lets the request
-// proceed (hit false). The dev routes themselves are never faulted, so a
-// rule cannot lock its author out.
-func (s *Server) injectFault(ctx context.Context, rt *Route, segs []string, ev *AuditEvent) (int, any, http.Header, bool) {
+// injectFault is the data plane's last authorization step (dev mode
+// only): for a request whose operation or canonical path (as routing saw
+// it: no trailing or repeated slashes, segments decoded) matches a rule,
+// it waits the rule's latency, then answers the rule's status (an
+// *apiError) or lets the request proceed (nil). The dev routes themselves
+// are never faulted, so a rule cannot lock its author out.
+func (s *Server) injectFault(r *http.Request, rt *Route, ev *AuditEvent) error {
 	if s.dev == nil || strings.HasPrefix(rt.Operation, "MhsmDev") {
-		return 0, nil, nil, false
+		return nil
+	}
+	segs, err := splitPath(r.URL.EscapedPath())
+	if err != nil {
+		return nil // routing accepted it; cannot happen
 	}
 	rule, ok := s.dev.faults.match(rt.Operation, "/"+strings.Join(segs, "/"))
 	if !ok {
-		return 0, nil, nil, false
+		return nil
 	}
 	if ev.Properties == nil {
 		ev.Properties = map[string]string{}
@@ -205,7 +208,7 @@ func (s *Server) injectFault(ctx context.Context, rt *Route, segs []string, ev *
 		t := time.NewTimer(rule.latency)
 		select {
 		case <-t.C:
-		case <-ctx.Done():
+		case <-r.Context().Done():
 			t.Stop()
 		}
 	}
@@ -214,14 +217,13 @@ func (s *Server) injectFault(ctx context.Context, rt *Route, segs []string, ev *
 	}
 	ev.Properties["devInjectedFault"] = strings.Join(what, " ")
 	if rule.Status == 0 {
-		return 0, nil, nil, false
+		return nil
 	}
 	code := map[int]string{http.StatusTooManyRequests: "Throttled", http.StatusInternalServerError: "InternalError",
 		http.StatusServiceUnavailable: "ServiceUnavailable"}[rule.Status]
 	e := &apiError{Status: rule.Status, Code: code, Message: "Fault injected by mhsm dev mode (/mhsm/dev/faults)."}
-	var hdr http.Header
 	if rule.RetryAfter > 0 {
-		hdr = http.Header{"Retry-After": {strconv.Itoa(rule.RetryAfter)}}
+		e.Header = http.Header{"Retry-After": {strconv.Itoa(rule.RetryAfter)}}
 	}
-	return e.Status, e, hdr, true
+	return e
 }
