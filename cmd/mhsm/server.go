@@ -20,8 +20,10 @@ func serverFlags(cmd *cobra.Command, cfg *config.Server) {
 	f.StringVar(&cfg.RootKeyFile, "root-key-file", cfg.RootKeyFile, "existing 32-byte root key (default: <data-dir>/root.key, created on first start)")
 	f.DurationVar(&cfg.TokenLifetime, "token-lifetime", cfg.TokenLifetime, "lifetime of issued access tokens")
 	f.StringVar(&cfg.OpsAddr, "ops-addr", cfg.OpsAddr, "plain-HTTP address of /healthz, /readyz, /metrics (empty: none)")
-	f.Float64Var(&cfg.ThrottleHSMRate, "throttle-hsm-rate", cfg.ThrottleHSMRate, "work per HSM in cost units (≈ CPU ms) per second; 0 disables")
-	f.Float64Var(&cfg.ThrottlePrincipalRate, "throttle-principal-rate", cfg.ThrottlePrincipalRate, "work per caller in cost units (≈ CPU ms) per second; 0 disables")
+	f.BoolVar(&cfg.HTTP2, "http2", cfg.HTTP2, "offer HTTP/2 (ALPN h2) beside HTTP/1.1")
+	f.Float64Var(&cfg.ThrottleCapacity, "throttle-capacity", cfg.ThrottleCapacity, "machine capacity for fair sharing in cost units (≈ CPU ms) per second: when busy, callers above their fair share get 429; 0 disables")
+	f.Float64Var(&cfg.ThrottleHSMRate, "throttle-hsm-rate", cfg.ThrottleHSMRate, "hard cap on work per HSM in cost units (≈ CPU ms) per second; 0 (default) sets none")
+	f.Float64Var(&cfg.ThrottlePrincipalRate, "throttle-principal-rate", cfg.ThrottlePrincipalRate, "hard cap on work per caller in cost units (≈ CPU ms) per second; 0 (default) sets none")
 	f.DurationVar(&cfg.RotationInterval, "rotation-interval", cfg.RotationInterval, "how often automatic key rotation and purge run")
 	f.BoolVar(&cfg.AllowSecurityDomainRedownload, "allow-security-domain-redownload", cfg.AllowSecurityDomainRedownload,
 		"allow security domain downloads after an HSM is activated (default: refused; see docs/security-rbac.md)")

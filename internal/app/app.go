@@ -151,11 +151,11 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 		}
 	}
 	a.metrics = ops.NewMetrics()
-	if cfg.ThrottleHSMRate > 0 || cfg.ThrottlePrincipalRate > 0 {
+	if cfg.ThrottleCapacity > 0 || cfg.ThrottleHSMRate > 0 || cfg.ThrottlePrincipalRate > 0 {
 		calibrateThrottle()
 	}
 	handler := httpapi.New(httpapi.Deps{Config: &cfg, HSMs: a.hsms, Dir: dir, Issuer: issuer, Verifier: verifier, Mgmt: a.mgmt, Audit: a.auditRecorder(),
-		Metrics: a.metrics, HSMLimit: throttle.New(cfg.ThrottleHSMRate, 2*cfg.ThrottleHSMRate),
+		Metrics: a.metrics, Fair: throttle.NewFair(cfg.ThrottleCapacity), HSMLimit: throttle.New(cfg.ThrottleHSMRate, 2*cfg.ThrottleHSMRate),
 		PrincipalLimit: throttle.New(cfg.ThrottlePrincipalRate, 2*cfg.ThrottlePrincipalRate), Dev: a.devDeps()})
 	if cfg.OpsAddr != "" {
 		if a.opsLn, err = net.Listen("tcp", cfg.OpsAddr); err != nil {
@@ -179,6 +179,14 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+	}
+	if cfg.HTTP2 {
+		// Offer h2 in ALPN; the Azure SDKs' default transports take it.
+		var p http.Protocols
+		p.SetHTTP1(true)
+		p.SetHTTP2(true)
+		a.srv.Protocols = &p
+		a.srv.TLSConfig.NextProtos = []string{"h2", "http/1.1"}
 	}
 	ok = true
 	return a, nil
