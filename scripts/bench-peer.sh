@@ -34,6 +34,7 @@ peer_args=()
 if [ -n "${BAO:-}" ]; then
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   token="bench-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+  mkdir -p "$work/bao-tls"
   "$BAO" server -dev -dev-tls -dev-tls-cert-dir="$work/bao-tls" -dev-root-token-id="$token" \
     -dev-listen-address="127.0.0.1:$port" >"$work/bao.log" 2>&1 &
   bao_pid=$!

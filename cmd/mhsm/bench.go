@@ -37,7 +37,7 @@ func benchCmd() *cobra.Command {
 	var o benchOptions
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Load a server per operation and compare with the raw crypto ceiling and the no-crypto floor",
+		Short: "Load a server per operation and compare with the raw crypto ceiling and the no-crypto floor.",
 		Long: `bench drives a running mhsm (--dev-json, or --url with --token or client
 credentials) or one it starts in-process (--self, in a temporary data dir)
 with -c keep-alive HTTPS connections for -d per operation, then paces each
@@ -72,7 +72,7 @@ use and reused afterwards.`,
 	f.StringVar(&o.clientID, "client-id", "", "client id for client credentials")
 	f.StringVar(&o.secret, "client-secret", "", "client secret for client credentials")
 	f.StringVar(&o.authority, "authority", "", "authority host (default: https://login.<domain>:<port> of --url)")
-	f.StringVar(&o.connect, "connect", "", "host:port to dial instead of resolving the URL's host (*.localhost dials 127.0.0.1)")
+	f.StringVar(&o.connect, "connect", os.Getenv("MHSM_CONNECT"), "host:port to dial instead of resolving the URL's host (env MHSM_CONNECT; *.localhost dials 127.0.0.1)")
 	f.IntVarP(&o.conns, "conns", "c", 64, "keep-alive connections")
 	f.DurationVarP(&o.duration, "duration", "d", 10*time.Second, "measured time per operation and phase")
 	f.IntVar(&o.rounds, "rounds", 1, "split each operation's raw, full-stack and audit-off phases into this many interleaved slices (steadier ratios on a shared machine)")
@@ -167,7 +167,8 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 		}
 	}
 	rep, err := bench.Run(ctx, bench.Config{Target: target, Ops: ops, Conns: o.conns, Duration: o.duration, Rounds: o.rounds, Warmup: o.warmup,
-		NoRaw: o.noRaw, NoHalf: o.noHalf, AuditOff: auditOff, Profile: o.cpuProfile != "", ProfileDir: o.cpuProfile, Log: cmd.ErrOrStderr()})
+		NoRaw: o.noRaw, NoHalf: o.noHalf, AuditOff: auditOff, Profile: o.cpuProfile != "", ProfileDir: o.cpuProfile,
+		Log: newProgress(cmd, "bench").Log()}) // progress.go: phase lines on a terminal only
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"log/slog"
+
 	"github.com/spf13/cobra"
 
 	"github.com/mhsm/mhsm/internal/app"
@@ -37,8 +40,12 @@ func serverCmd() *cobra.Command {
 	var devOpts devServerOpts
 	cmd := &cobra.Command{
 		Use:   "server",
-		Short: "Run the mhsm server",
-		Args:  cobra.NoArgs,
+		Short: "Run the mhsm server.",
+		Long: `Runs the server until SIGINT or SIGTERM. Flags and listeners are checked before
+anything is written, so a failed start leaves no data directory behind. On
+shutdown it drains requests, writes the final audit checkpoints and closes the
+store, and logs one line saying so.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cleanup, err := prepareDevServer(cmd, &cfg, &devOpts) // devserver.go
 			if err != nil {
@@ -49,12 +56,22 @@ func serverCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer a.Close()
 			if a.Dev != nil {
-				cmd.Printf("dev mode: credentials in %s/dev.json; add to /etc/hosts:\n%s", cfg.DataDir, app.HostsLines(a.Config, []string{"dev"}))
-				go announceDev(ctx, cmd, &cfg, a.Addr().String())
+				cmd.Printf("dev mode: credentials in %s/dev.json; add to /etc/hosts (or set MHSM_CONNECT=%s):\n%s",
+					cfg.DataDir, a.Addr(), app.HostsLines(a.Config, []string{"dev"}))
+				go announceDev(ctx, cmd, &cfg, a.Addr().String()) // devserver.go
 			}
-			return a.Serve(ctx)
+			serveErr := a.Serve(ctx)
+			closeErr := a.Close()
+			if err := errors.Join(serveErr, closeErr); err != nil {
+				return err
+			}
+			audit := "audit log flushed with a final checkpoint per chain"
+			if cfg.Audit.Off {
+				audit = "audit off"
+			}
+			slog.Info("mhsm stopped: requests drained, "+audit+", store closed", "dataDir", cfg.DataDir)
+			return nil
 		},
 	}
 	serverFlags(cmd, &cfg)

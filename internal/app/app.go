@@ -66,9 +66,6 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
-	}
 	a := &App{Config: &cfg}
 	a.tickCtx, a.stopTick = context.WithCancel(context.Background())
 	ok := false
@@ -77,7 +74,25 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 			a.Close()
 		}
 	}()
+	// Every listener is bound before anything is written: a failed start
+	// (a port in use) leaves no data directory behind.
 	var err error
+	if a.ln, err = listen(cfg.Addr, "--addr"); err != nil {
+		return nil, err
+	}
+	if cfg.OpsAddr != "" {
+		if a.opsLn, err = listen(cfg.OpsAddr, "--ops-addr"); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.MSIAddr != "" {
+		if a.identity.msiLn, err = listen(cfg.MSIAddr, "--msi-addr"); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
 	rootPath := cfg.RootKeyFile
 	var ring *barrier.Keyring
 	if rootPath == "" {
@@ -101,9 +116,6 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 		return nil, err
 	}
 	a.CAFile = caFile
-	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
-		return nil, err
-	}
 	if _, port, _ := net.SplitHostPort(cfg.Addr); port == "0" && cfg.PublicPort == 0 {
 		cfg.PublicPort = a.ln.Addr().(*net.TCPAddr).Port
 	}
@@ -157,10 +169,7 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	handler := httpapi.New(httpapi.Deps{Config: &cfg, HSMs: a.hsms, Dir: dir, Issuer: issuer, Verifier: verifier, Mgmt: a.mgmt, Audit: a.auditRecorder(),
 		Metrics: a.metrics, Fair: throttle.NewFair(cfg.ThrottleCapacity), HSMLimit: throttle.New(cfg.ThrottleHSMRate, 2*cfg.ThrottleHSMRate),
 		PrincipalLimit: throttle.New(cfg.ThrottlePrincipalRate, 2*cfg.ThrottlePrincipalRate), Dev: a.devDeps()})
-	if cfg.OpsAddr != "" {
-		if a.opsLn, err = net.Listen("tcp", cfg.OpsAddr); err != nil {
-			return nil, fmt.Errorf("ops listener: %w", err)
-		}
+	if a.opsLn != nil {
 		a.opsSrv = &http.Server{Handler: ops.Handler(a.metrics, map[string]ops.Check{
 			"store": func(ctx context.Context) error {
 				return a.st.View(ctx, func(tx store.Tx) error { _, err := tx.List("sys/", "", 1); return err })
@@ -190,6 +199,20 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	}
 	ok = true
 	return a, nil
+}
+
+// listen binds addr, or says in one line which flag's address is taken.
+func listen(addr, flag string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		cause := err
+		var se *os.SyscallError
+		if errors.As(err, &se) {
+			cause = se.Err
+		}
+		return nil, fmt.Errorf("cannot listen on %s (%s): %v", addr, flag, cause)
+	}
+	return ln, nil
 }
 
 // Directory returns the identity directory (for tests and tools).
