@@ -58,6 +58,6 @@ func newRoot() *cobra.Command {
 	root.AddCommand(loginCmd(), logoutCmd(), accountCmd(), adCmd(), identityCmd())
 	root.AddCommand(groupCmd(), roleCmd(), monitorCmd())
 	root.AddCommand(devCmd()) // dev.go
-	addExamples(root) // help.go
+	addExamples(root)         // help.go
 	return root
 }
