@@ -31,41 +31,69 @@ import (
 
 func devCmd() *cobra.Command {
 	var devJSON string
-	cmd := &cobra.Command{Use: "dev", Short: "Control a dev-mode server: clock, fault injection, state export (docs/testing.md)"}
+	cmd := &cobra.Command{Use: "dev", Short: "Control a dev-mode server's clock, fault injection and state export (docs/testing.md)."}
 	def := os.Getenv("MHSM_DEV_JSON")
 	if def == "" {
 		def = "./mhsm-data/dev.json"
 	}
 	cmd.PersistentFlags().StringVar(&devJSON, "dev-json", def, "the server's dev.json ($MHSM_DEV_JSON)")
-	clock := &cobra.Command{Use: "clock", Short: "Show or advance the server's clock"}
-	clock.AddCommand(&cobra.Command{
-		Use: "show", Short: "Print the server's time and its offset from the wall clock", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return devCall(cmd, devJSON, "GET", "clock", nil, nil) },
-	}, &cobra.Command{
-		Use:   "advance DURATION",
-		Short: "Move the clock forward (30d, 12h, 90m, or ISO 8601 such as P1M) and run the work that fell due",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			iso, err := isoDuration(args[0])
-			if err != nil {
-				return err
+	clock := &cobra.Command{Use: "clock", Short: "Show or advance the server's clock."}
+	var by string
+	advance := devRun(&devJSON, "advance [DURATION]",
+		"Move the clock forward (30d, 12h, 90m, 45s or ISO 8601 such as P1M) and run the work that fell due.",
+		"mhsm dev clock advance --by 30d\nmhsm dev clock advance --by P1M --dev-json ./mhsm-dev/dev.json --query offset -o tsv",
+		cobra.MaximumNArgs(1), func(args []string) (string, string, any, error) {
+			if len(args) == 1 {
+				by = args[0]
 			}
-			return devCall(cmd, devJSON, "POST", "clock", httpapi.ClockAdvance{Advance: iso}, nil)
-		},
-	})
+			iso, err := isoDuration(by)
+			if err != nil {
+				return "", "", nil, err
+			}
+			return "POST", "clock", httpapi.ClockAdvance{Advance: iso}, nil
+		})
+	advance.Flags().StringVar(&by, "by", "", "how far (or give it as the argument: mhsm dev clock advance 30d)")
+	clock.AddCommand(devRun(&devJSON, "show", "Print the server's time and its offset from the wall clock.",
+		"mhsm dev clock show\nmhsm dev clock show --query now -o tsv", cobra.NoArgs,
+		func([]string) (string, string, any, error) { return "GET", "clock", nil, nil }), advance)
 	cmd.AddCommand(clock, devFaultsCmd(&devJSON), devExportCmd(&devJSON))
 	return cmd
 }
 
-func devFaultsCmd(devJSON *string) *cobra.Command {
-	cmd := &cobra.Command{Use: "faults", Short: "Inject faults (429, 500, 503, latency) into matching requests"}
-	var r httpapi.FaultRule
-	add := &cobra.Command{
-		Use: "add", Short: "Add a rule: --operation KeyGet (or --path '/keys/*') with --status and/or --latency", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return devCall(cmd, *devJSON, "POST", "faults", httpapi.FaultRules{Rules: []httpapi.FaultRule{r}}, nil)
+// devRun builds a dev command that calls /mhsm/dev/<what> as req says and
+// prints the answer per -o and --query.
+func devRun(devJSON *string, use, short, example string, args cobra.PositionalArgs, req func(args []string) (method, what string, in any, err error)) *cobra.Command {
+	var out output
+	cmd := &cobra.Command{
+		Use: use, Short: short, Example: indentExample(example), Args: args,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			method, what, in, err := req(args)
+			if err != nil {
+				return err
+			}
+			var buf bytes.Buffer
+			if err := devCall(cmd, *devJSON, method, what, in, &buf); err != nil {
+				return err
+			}
+			var v any
+			if err := json.Unmarshal(buf.Bytes(), &v); err != nil {
+				return err
+			}
+			return out.print(cmd.OutOrStdout(), v)
 		},
 	}
+	out.bind(cmd)
+	return cmd
+}
+
+func devFaultsCmd(devJSON *string) *cobra.Command {
+	cmd := &cobra.Command{Use: "faults", Short: "Inject faults (429, 500, 503, latency) into matching requests."}
+	var r httpapi.FaultRule
+	add := devRun(devJSON, "add", "Add a rule: --operation (or --path) with --status and/or --latency, for --count requests or a --fraction.",
+		"mhsm dev faults add --operation KeyGet --status 429 --retry-after 1 --count 2\nmhsm dev faults add --path '/keys/*' --latency 200ms --fraction 0.5",
+		cobra.NoArgs, func([]string) (string, string, any, error) {
+			return "POST", "faults", httpapi.FaultRules{Rules: []httpapi.FaultRule{r}}, nil
+		})
 	f := add.Flags()
 	f.StringVar(&r.Operation, "operation", "", "audit operationName to match (KeyGet, KeySign, …)")
 	f.StringVar(&r.Path, "path", "", "glob over the request path instead (/keys/*)")
@@ -74,12 +102,10 @@ func devFaultsCmd(devJSON *string) *cobra.Command {
 	f.StringVar(&r.Latency, "latency", "", "delay first (200ms)")
 	f.IntVar(&r.Count, "count", 0, "fault only the next N matching requests")
 	f.Float64Var(&r.Fraction, "fraction", 0, "fault this share (0-1) of matching requests")
-	list := &cobra.Command{Use: "list", Short: "List the rules and how often each fired", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return devCall(cmd, *devJSON, "GET", "faults", nil, nil) }}
-	clear := &cobra.Command{Use: "clear", Short: "Remove every rule", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return devCall(cmd, *devJSON, "DELETE", "faults", nil, nil)
-		}}
+	list := devRun(devJSON, "list", "List the rules and how often each fired.", "mhsm dev faults list\nmhsm dev faults list --query 'rules[].injected' -o tsv",
+		cobra.NoArgs, func([]string) (string, string, any, error) { return "GET", "faults", nil, nil })
+	clear := devRun(devJSON, "clear", "Remove every rule.", "mhsm dev faults clear -o none",
+		cobra.NoArgs, func([]string) (string, string, any, error) { return "DELETE", "faults", nil, nil })
 	cmd.AddCommand(add, list, clear)
 	return cmd
 }
@@ -88,7 +114,8 @@ func devExportCmd(devJSON *string) *cobra.Command {
 	var out string
 	var secrets bool
 	cmd := &cobra.Command{
-		Use: "export", Short: "Write the server's state (for mhsm server --dev --seed)", Args: cobra.NoArgs,
+		Use: "export", Short: "Write the server's state to a file, for mhsm server --dev --seed.", Args: cobra.NoArgs,
+		Example: indentExample("mhsm dev export --out state.json\nmhsm dev export --out state.json --include-secrets"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				return errors.New("--out is required")
