@@ -162,14 +162,14 @@ PASSWORD="Contoso-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')-9"
 say "Subscription admin: directory, resource group, management roles"
 # The admin is the dev principal, Owner of the dev subscription and tenant administrator.
 step admin login --dev-json "$DEV_JSON" -o none
-declare -A OID
 for pair in "alice:Contoso Security Team" "dave:Contoso App Devs" "erin:Contoso App Auditors"; do
 	user=${pair%%:*} group=${pair#*:}
 	step admin ad group create --display-name "$group" --mail-nickname "${group// /}" -o none
-	OID[$user]=$(as admin ad user create --user-principal-name "$user@$DOMAIN" --display-name "$user" \
+	oid=$(as admin ad user create --user-principal-name "$user@$DOMAIN" --display-name "$user" \
 		--password "$PASSWORD" --query id -o tsv) || die "create user $user"
-	echo "  admin     $ mhsm ad user create --user-principal-name $user@$DOMAIN …   → ${OID[$user]}"
-	step admin ad group member add -g "$group" --member-id "${OID[$user]}" -o none
+	printf -v "OID_$user" %s "$oid"
+	echo "  admin     $ mhsm ad user create --user-principal-name $user@$DOMAIN --display-name $user --password …   → $oid"
+	step admin ad group member add -g "$group" --member-id "$oid" -o none
 done
 step admin group create -n ContosoAppRG -l local -o none
 RG=$(as admin group show -n ContosoAppRG --query id -o tsv)
@@ -192,7 +192,7 @@ echo "  admin     $ mhsm identity create -n contoso-app-vm   (the VM's managed i
 say "Security team: create ContosoMHSM and activate it"
 step alice login -u "alice@$DOMAIN" -p "$PASSWORD" -o none
 step alice keyvault create --hsm-name ContosoMHSM -g ContosoAppRG -l local --retention-days 7 \
-	--administrators "${OID[alice]}" -o none
+	--administrators "$OID_alice" -o none
 mkdir -p "$WORK/sd"
 for i in 0 1 2; do
 	openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=Contoso security officer $i" \
@@ -334,7 +334,7 @@ attempt audit-expiring ALLOWED erin "list keys with their expiry dates" \
 sed 's/^/   /' "$WORK/out"
 attempt audit-roles ALLOWED erin "list role assignments" \
 	keyvault role assignment list --hsm-name ContosoMHSM --query "[].[principalId, roleName, scope]" -o tsv
-sed "s/$TEAM/Contoso Security Team (group)/; s/$AUDITORS/Contoso App Auditors (group)/; s/${OID[alice]}/alice/;
+sed "s/$TEAM/Contoso Security Team (group)/; s/$AUDITORS/Contoso App Auditors (group)/; s/$OID_alice/alice/;
 	s/$APP_OID/contoso-app-vm (identity)/; s/$storage_account_principal/contosologstorage (identity)/" "$WORK/out" | sort | awk -F'\t' '{printf "   %-30s %-43s %s\n", $1, $2, $3}'
 attempt audit-who-can ALLOWED erin "who can sign with contoso-app-signing" \
 	keyvault role who-can --hsm-name ContosoMHSM --action sign --scope /keys/contoso-app-signing -o json
@@ -344,7 +344,7 @@ attempt audit-sign DENIED erin "sign" keyvault key sign --hsm-name ContosoMHSM -
 attempt audit-export DENIED erin "export the key (key backup)" \
 	keyvault key backup --hsm-name ContosoMHSM -n contoso-app-signing -f "$WORK/stolen.blob"
 attempt audit-grant DENIED erin "grant the auditors Crypto User" \
-	keyvault role assignment create --hsm-name ContosoMHSM --assignee "${OID[erin]}" --role "Managed HSM Crypto User" --scope /
+	keyvault role assignment create --hsm-name ContosoMHSM --assignee "$OID_erin" --role "Managed HSM Crypto User" --scope /
 attempt audit-unassign DENIED erin "remove the application's role" \
 	keyvault role assignment delete --hsm-name ContosoMHSM --assignee "$APP_OID" --role "Managed HSM Crypto User" --scope /
 
