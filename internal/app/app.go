@@ -112,7 +112,11 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	if err := wireIdentity(&cfg, dir, issuer, verifier); err != nil {
 		return nil, err
 	}
-	a.hsms, err = hsm.NewService(ctx, a.st, ring, hsm.Options{BaseURL: func(name string) string { return cfg.URL(name + ".managedhsm") }, Principals: principals{dir},
+	backups, err := backupStorage(&cfg)
+	if err != nil {
+		return nil, fmt.Errorf("backup storage: %w", err)
+	}
+	a.hsms, err = hsm.NewService(ctx, a.st, ring, hsm.Options{BaseURL: func(name string) string { return cfg.URL(name + ".managedhsm") }, Principals: principals{dir}, BackupStorage: backups,
 		Attestation: attestation{issuer: issuer, issuerOf: func(tid string) string { return httpapi.IssuerURL(loginURL, tid) }}})
 	if err != nil {
 		return nil, err

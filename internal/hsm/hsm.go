@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mhsm/mhsm/internal/backup"
 	"github.com/mhsm/mhsm/internal/barrier"
 	"github.com/mhsm/mhsm/internal/rbac"
 	"github.com/mhsm/mhsm/internal/store"
@@ -59,6 +60,10 @@ type Service struct {
 
 	principals PrincipalResolver
 	attest     Attestation
+	backups    backup.Storage // full backup destinations (fullbackup.go)
+
+	jobsMu     sync.Mutex        // guards activeJobs
+	activeJobs map[string]string // HSM name -> its running backup/restore job
 
 	mu   sync.RWMutex
 	hsms map[string]*HSM
@@ -79,6 +84,9 @@ type Options struct {
 	Principals PrincipalResolver
 	// Attestation verifies key release targets; nil disables key release.
 	Attestation Attestation
+	// BackupStorage resolves the blob containers of full backups and
+	// restores (fullbackup.go); nil refuses them.
+	BackupStorage backup.Storage
 }
 
 // NewService loads every HSM from st.
@@ -90,7 +98,7 @@ func NewService(ctx context.Context, st store.Backend, ring *barrier.Keyring, o 
 		o.CacheSize = 4096
 	}
 	s := &Service{ring: ring, baseURL: o.BaseURL, now: o.Now, cache: newMaterialCache(o.CacheSize), records: newRecordCache(2 * o.CacheSize),
-		hsms: map[string]*HSM{}, principals: o.Principals, attest: o.Attestation}
+		hsms: map[string]*HSM{}, principals: o.Principals, attest: o.Attestation, backups: o.BackupStorage}
 	// Every write of the Service goes through this wrapper, which keeps the
 	// record cache coherent (recordcache.go).
 	s.st = invalidatingStore{Backend: st, records: s.records}

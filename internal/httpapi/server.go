@@ -74,6 +74,7 @@ func (s *Server) DataRoutes() []Route {
 	rs = append(rs, s.accessRoutes()...)
 	rs = append(rs, s.auditRoutes()...)
 	rs = append(rs, s.securityDomainRoutes()...)
+	rs = append(rs, s.backupRoutes()...)
 	return rs
 }
 
