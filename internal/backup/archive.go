@@ -127,6 +127,10 @@ func manifestAAD(salt []byte) []byte { return fmt.Appendf(nil, "%s/manifest/%x",
 
 // Writer writes an archive part by part; it holds at most one part.
 type Writer struct {
+	// PartBytes, if set before the first Add, cuts parts at this size
+	// instead of ChunkBytes (at most ChunkBytes; tests use small parts).
+	PartBytes int
+
 	f      Folder
 	key    *barrier.DataKey
 	salt   []byte
@@ -163,7 +167,11 @@ func (w *Writer) Add(ctx context.Context, kind, key string, value []byte) error 
 	w.n++
 	w.m.Counts[kind]++
 	w.m.Records++
-	if len(w.buf) >= ChunkBytes {
+	limit := ChunkBytes
+	if w.PartBytes > 0 && w.PartBytes < limit {
+		limit = w.PartBytes
+	}
+	if len(w.buf) >= limit {
 		return w.flush(ctx)
 	}
 	return nil

@@ -45,6 +45,9 @@ var backupPrefixes = []string{"key/", "ver/", "ra/", "rd/", "setting/", "meta/"}
 // up or restoring.
 const backupPageSize = 256
 
+// backupPartBytes, when set, overrides backup.ChunkBytes (tests).
+var backupPartBytes int
+
 // jobTimeout bounds one backup or restore job.
 const jobTimeout = time.Hour
 
@@ -228,6 +231,7 @@ func (s *Service) WriteBackup(ctx context.Context, h *HSM, f backup.Folder) (*ba
 	if err != nil {
 		return nil, err
 	}
+	w.PartBytes = backupPartBytes
 	prefix := hsmDataPrefix(h.Name)
 	err = s.st.View(ctx, func(tx store.Tx) error {
 		for _, sub := range backupPrefixes {
