@@ -288,4 +288,3 @@ func (f blobFolder) Get(ctx context.Context, name string, limit int) ([]byte, er
 	defer resp.Body.Close()
 	return readLimited(resp.Body, limit, name)
 }
-

@@ -301,8 +301,8 @@ func testRefusedBackups(t *testing.T, s *Service, h *HSM, dir string) {
 type blockingStorage struct{ release chan struct{} }
 
 func (b blockingStorage) Open(string, backup.Credential) (backup.Container, error) { return b, nil }
-func (b blockingStorage) Folder(string) backup.Folder                             { return b }
-func (b blockingStorage) String() string                                          { return "blocking" }
+func (b blockingStorage) Folder(string) backup.Folder                              { return b }
+func (b blockingStorage) String() string                                           { return "blocking" }
 func (b blockingStorage) Put(ctx context.Context, _ string, _ []byte) error {
 	<-b.release
 	return nil
