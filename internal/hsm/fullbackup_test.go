@@ -17,30 +17,16 @@ import (
 	"github.com/mhsm/mhsm/internal/wire"
 )
 
-// dumpHSM is a canonical dump of everything a full backup covers: every
-// record under backupPrefixes, keyed relative to the HSM, bytes as stored
-// (key material stays sealed by the security-domain root, so equal dumps
-// mean equal material too).
+// dumpHSM is the HSM's canonical dump (CanonicalDump: every record it
+// keeps but job and security-domain state, as stored; key material stays
+// sealed by the security-domain root, so equal dumps mean equal material).
 func dumpHSM(t *testing.T, s *Service, name string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	prefix := hsmDataPrefix(name)
-	err := s.st.View(context.Background(), func(tx store.Tx) error {
-		for _, sub := range backupPrefixes {
-			kvs, err := tx.List(prefix+sub, "", 0)
-			if err != nil {
-				return err
-			}
-			for _, kv := range kvs {
-				out[strings.TrimPrefix(kv.Key, prefix)] = string(kv.Value)
-			}
-		}
-		return nil
-	})
+	d, err := s.CanonicalDump(context.Background(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return d
 }
 
 // populate fills h with keys (some with several versions, a rotation
