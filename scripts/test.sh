@@ -80,5 +80,21 @@ else
   echo "warning: az not found; TestAzureCLI and TestAzureCLIRestoreBlob will skip"
 fi
 
+echo "== python3-azure (KeyVaultBackupClient for test/backup)"
+# Installed when missing and running as root. Where Debian's python imports
+# azure.keyvault.administration after this step, TestPythonBackupClient
+# must run (it skips only when it cannot and MHSM_REQUIRE_PYAZURE is unset).
+if ! /usr/bin/python3 -c 'import azure.keyvault.administration' >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  apt-get install -y -qq python3-azure >/dev/null 2>&1 \
+    || (apt-get update -qq && apt-get install -y -qq python3-azure >/dev/null) \
+    || echo "warning: could not install python3-azure"
+fi
+if /usr/bin/python3 -c 'import azure.keyvault.administration' >/dev/null 2>&1; then
+  export MHSM_REQUIRE_PYAZURE=1
+  echo "python3-azure present"
+else
+  echo "warning: python3-azure not found; TestPythonBackupClient will skip"
+fi
+
 echo "== go test -race"
 go test -race -count=1 -timeout 30m ./... 2>&1 | tee /tmp/mhsm-test.log
