@@ -18,9 +18,9 @@ fi
 echo "== go vet"
 go vet ./...
 
-echo "== azurite (blob storage emulator for the audit delivery tests)"
+echo "== azurite (blob storage emulator for the audit delivery and backup tests)"
 # npm-installed into a cache dir outside the tree; started on a free port;
-# stopped on exit. Without it TestDeliveryAzurite fails (MHSM_REQUIRE_AZURITE).
+# stopped on exit. Without it TestDeliveryAzurite and TestRoundTripAzurite fail (MHSM_REQUIRE_AZURITE).
 export MHSM_REQUIRE_AZURITE=1
 azurite_dir="${MHSM_AZURITE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mhsm-azurite}"
 azurite_bin="$azurite_dir/node_modules/.bin/azurite-blob"
