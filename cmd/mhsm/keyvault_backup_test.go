@@ -24,7 +24,9 @@ func TestKeyvaultBackupCLI(t *testing.T) {
 	jobPoll = 20 * time.Millisecond
 	cliRun(t, "login", "--dev-json", filepath.Join(s.Config().DataDir, "dev.json"))
 	hsm := []string{"--hsm-name", "dev"}
-	kv := func(args ...string) string { return cliRun(t, append(append([]string{"keyvault"}, args...), hsm...)...) }
+	kv := func(args ...string) string {
+		return cliRun(t, append(append([]string{"keyvault"}, args...), hsm...)...)
+	}
 	storage := []string{"--storage-account-name", "cliacct", "--blob-container-name", "backups", "--storage-container-SAS-token", "sv=x&sig=y"}
 
 	kv("key", "create", "--name", "k1", "--kty", "EC-HSM", "--curve", "P-256")
