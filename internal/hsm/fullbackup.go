@@ -314,3 +314,36 @@ func publicStorageError(err error) string {
 	slog.Error("backup storage", "err", sasInText.ReplaceAllString(err.Error(), "?…"))
 	return "The backup storage could not be read or written."
 }
+
+// recoverJobs runs at start-up: a job still InProgress in the store was
+// cut short by a restart, so it is marked Failed (a full restore commits
+// in one transaction, so the HSM is either wholly restored or untouched),
+// and every staging area left by an interrupted restore is deleted.
+func (s *Service) recoverJobs(ctx context.Context) error {
+	now := s.now().Unix()
+	for _, name := range s.List() {
+		err := s.st.Update(ctx, func(tx store.Tx) error {
+			kvs, err := tx.List("hsm/"+name+"/job/", "", 0)
+			if err != nil {
+				return err
+			}
+			for _, kv := range kvs {
+				var j jobRecord
+				if json.Unmarshal(kv.Value, &j) != nil || j.Status != wire.JobInProgress {
+					continue
+				}
+				j.Status, j.End = wire.JobFailed, now
+				j.ErrCode, j.ErrMessage = "Interrupted", "The server restarted while the job ran; start it again."
+				if err := putJSON(tx, kv.Key, &j); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	s.dropStage("backupstage/")
+	return nil
+}

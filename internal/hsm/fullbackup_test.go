@@ -351,3 +351,36 @@ func TestBackupJobs(t *testing.T) {
 		t.Fatalf("restore of nothing: %+v %+v", st, st.Error)
 	}
 }
+
+// TestJobsAfterRestart: a job cut short by a restart reads Failed on the
+// new Service, and a staging area left behind is gone.
+func TestJobsAfterRestart(t *testing.T) {
+	ctx := context.Background()
+	bs := blockingStorage{release: make(chan struct{})}
+	s, h := newTestService(t, Options{BackupStorage: bs})
+	p := &wire.SASTokenParameter{StorageResourceURI: "https://acct.blob.core.windows.net/c", Token: "sv=x"}
+	st, err := s.StartBackup(ctx, h, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.st.Update(ctx, func(tx store.Tx) error { return tx.Put(stagePrefix(h.Name, "old")+"key/x", []byte("{}")) }); err != nil {
+		t.Fatal(err)
+	}
+	// The "restart": a new Service on the same store while the job is stuck.
+	s2, err := NewService(ctx, s.st.(invalidatingStore).Backend, s.ring, Options{BaseURL: s.baseURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, _ := s2.Get(h.Name)
+	got, err := s2.JobStatus(ctx, h2, "backup", st.JobID)
+	if err != nil || got.Status != wire.JobFailed || got.Error == nil || got.Error.Code != "Interrupted" {
+		t.Fatalf("after restart: %+v %v", got, err)
+	}
+	_ = s2.st.View(ctx, func(tx store.Tx) error {
+		if kvs, _ := tx.List("backupstage/", "", 0); len(kvs) != 0 {
+			t.Errorf("staging left after restart: %d records", len(kvs))
+		}
+		return nil
+	})
+	close(bs.release)
+}

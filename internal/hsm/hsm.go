@@ -125,6 +125,9 @@ func NewService(ctx context.Context, st store.Backend, ring *barrier.Keyring, o 
 		}
 		s.hsms[r.Name] = h
 	}
+	if err := s.recoverJobs(ctx); err != nil { // fullbackup.go
+		return nil, err
+	}
 	return s, nil
 }
 
