@@ -3,6 +3,7 @@ package backup_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/mhsm/mhsm/internal/audit"
 	"github.com/mhsm/mhsm/internal/rbac"
 	"github.com/mhsm/mhsm/internal/testserver"
 	"github.com/mhsm/mhsm/internal/wire"
@@ -115,6 +117,28 @@ func TestBackupRoles(t *testing.T) {
 	}
 	if st, out := admin.call("GET", dev+"/backup/"+strings.Repeat("0", 32)+"/pending", nil); st != 404 {
 		t.Fatalf("status of an unknown job = %d %s", st, out)
+	}
+
+	// Every call above is in the dev HSM's audit chain, denials included.
+	ctx := context.Background()
+	srcs, err := audit.FindSources(ctx, audit.DirFiles(s.App.Audit().Dir()), "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, src := range srcs {
+		if err := src.Query(ctx, &audit.Filter{}, func(r *audit.Record) error {
+			seen[fmt.Sprintf("%s %d", r.Operation, r.Status)] = true
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"FullBackup 202", "FullBackup 403", "FullBackup 400", "FullBackupStatus 200", "FullBackupStatus 404",
+		"FullRestore 202", "FullRestore 403", "PreFullRestore 202", "SelectiveKeyRestore 403", "RestoreStatus 200", "RestoreStatus 403"} {
+		if !seen[want] {
+			t.Errorf("audit chain lacks %q", want)
+		}
 	}
 }
 
