@@ -3,6 +3,7 @@ package backup_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,18 +74,31 @@ func runPy(t *testing.T, py string, s *testserver.Server, tok, hsmURL, container
 
 // TestPythonBackupClient: the unmodified Python KeyVaultBackupClient
 // (azure-keyvault-administration from Debian's python3-azure) starts a
-// backup and polls it, restores one key, and restores the whole HSM.
+// backup and polls it, restores one key, and restores the whole HSM — to a
+// storage account kept as a local directory (the default mapping) and, with
+// Azurite, to blob storage authorized by a real container SAS.
 func TestPythonBackupClient(t *testing.T) {
 	py := pythonAdmin(t)
-	s := testserver.Start(t, nil)
+	t.Run("local", func(t *testing.T) {
+		s := testserver.Start(t, nil)
+		pythonRoundTrip(t, py, s, "https://pyacct.blob.core.windows.net/backups", "sv=2022-11-02&sp=rwl&sig=not-checked-for-local-accounts")
+	})
+	t.Run("azurite", func(t *testing.T) {
+		acct := azurite(t)
+		s := startWithAccount(t, acct)
+		cont := fmt.Sprintf("py%d", time.Now().UnixNano())
+		makeContainer(t, acct, cont)
+		pythonRoundTrip(t, py, s, "https://bkacct.blob.core.windows.net/"+cont, containerSAS(t, cont))
+	})
+}
+
+func pythonRoundTrip(t *testing.T, py string, s *testserver.Server, containerURL, sas string) {
 	tok := mustDevToken(t, s)
 	c := &client{t: t, s: s, tok: tok}
 	dev := s.HSMURL("dev")
 	var k1 wire.KeyBundle
 	c.must(200, "POST", dev+"/keys/k1/create", map[string]any{"kty": "EC-HSM", "crv": "P-256"}, nil)
 	c.must(200, "POST", dev+"/keys/k1/create", map[string]any{"kty": "EC-HSM", "crv": "P-256"}, &k1)
-	containerURL := "https://pyacct.blob.core.windows.net/backups"
-	sas := "sv=2022-11-02&sp=rwl&sig=not-checked-for-local-accounts"
 
 	r := runPy(t, py, s, tok, dev, containerURL, sas, "backup")
 	if r.Status != "Succeeded" || !strings.HasPrefix(r.FolderURL, containerURL+"/mhsm-dev-") {
