@@ -82,6 +82,15 @@ var (
 	folderRe    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$`)
 )
 
+// CheckFolderName reports whether name can be a backup folder name (letters,
+// digits, '.', '_' and '-', at most 200, starting with a letter or digit).
+func CheckFolderName(name string) error {
+	if !folderRe.MatchString(name) {
+		return storageErr("%q is not a backup folder name (like mhsm-<hsm>-<time>)", name)
+	}
+	return nil
+}
+
 // ParseContainerURI splits a container URI into account and container.
 func ParseContainerURI(uri string) (account, cont string, err error) {
 	u, err := url.Parse(uri)

@@ -31,10 +31,13 @@ func stagePrefix(hsm, job string) string { return "backupstage/" + hsm + "/" + j
 // stageBatchBytes bounds the records staged per store transaction.
 const stageBatchBytes = 4 << 20
 
-// restoreParams checks a restore request's folder.
+// restoreFolder checks a restore request's folder.
 func restoreFolder(folder string) (string, error) {
 	if folder == "" {
 		return "", badRequest("The backup folder (folderToRestore, or folder for a selective restore) is required.")
+	}
+	if err := backup.CheckFolderName(folder); err != nil {
+		return "", badRequest("%s", publicStorageError(err))
 	}
 	return folder, nil
 }

@@ -112,8 +112,10 @@ func TestBackupRoles(t *testing.T) {
 			t.Fatalf("POST /backup %v = %d %s, want 400", b, st, out)
 		}
 	}
-	if st, out := admin.call("PUT", dev+"/restore", map[string]any{"sasTokenParameters": body}); st != 400 {
-		t.Fatalf("PUT /restore without a folder = %d %s", st, out)
+	for _, folder := range []string{"", "../etc", "a/b"} {
+		if st, out := admin.call("PUT", dev+"/restore", map[string]any{"sasTokenParameters": body, "folderToRestore": folder}); st != 400 {
+			t.Fatalf("PUT /restore with folder %q = %d %s", folder, st, out)
+		}
 	}
 	if st, out := admin.call("GET", dev+"/backup/"+strings.Repeat("0", 32)+"/pending", nil); st != 404 {
 		t.Fatalf("status of an unknown job = %d %s", st, out)
