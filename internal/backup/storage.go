@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
@@ -81,6 +82,17 @@ var (
 	containerRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
 	folderRe    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$`)
 )
+
+// ServiceError describes an error the storage service answered with (its
+// HTTP status and error code, never the request URL and so never a SAS),
+// or reports false when err is not one.
+func ServiceError(err error) (string, bool) {
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) {
+		return "", false
+	}
+	return fmt.Sprintf("The storage service answered %d %s.", re.StatusCode, re.ErrorCode), true
+}
 
 // CheckFolderName reports whether name can be a backup folder name (letters,
 // digits, '.', '_' and '-', at most 200, starting with a letter or digit).

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-
 	"github.com/mhsm/mhsm/internal/backup"
 	"github.com/mhsm/mhsm/internal/store"
 	"github.com/mhsm/mhsm/internal/wire"
@@ -282,8 +280,7 @@ func jobErrorCode(err error) string {
 	if he, ok := AsError(err); ok {
 		return he.Code
 	}
-	var re *azcore.ResponseError
-	if errors.As(err, &re) {
+	if _, ok := backup.ServiceError(err); ok {
 		return "StorageError"
 	}
 	return "InternalError"
@@ -302,12 +299,12 @@ var sasInText = regexp.MustCompile(`\?[^\s"']*`)
 
 // publicStorageError describes a storage or archive error for callers.
 func publicStorageError(err error) string {
-	var re *azcore.ResponseError
+	if msg, ok := backup.ServiceError(err); ok {
+		return msg
+	}
 	switch {
 	case errors.Is(err, backup.ErrForeign), errors.Is(err, backup.ErrCorrupt), errors.Is(err, backup.ErrNoBackup), errors.Is(err, backup.ErrStorage):
 		return sasInText.ReplaceAllString(err.Error(), "?…")
-	case errors.As(err, &re):
-		return fmt.Sprintf("The storage service answered %d %s.", re.StatusCode, re.ErrorCode)
 	case errors.Is(err, context.DeadlineExceeded):
 		return "The job did not finish in time."
 	}
