@@ -40,6 +40,7 @@ type pyResult struct {
 	Client    string `json:"client"`
 	Status    string `json:"status"`
 	FolderURL string `json:"folder_url"`
+	Error     string `json:"error"`
 }
 
 // runPy runs testdata/backup_client.py with args against HSM url.
@@ -135,5 +136,13 @@ func pythonRoundTrip(t *testing.T, py string, s *testserver.Server, containerURL
 	}
 	if d := dumpDiff(before, dump(t, s, "dev")); d != "" {
 		t.Fatalf("after the full restore the HSM differs from the backup:\n%s", d)
+	}
+
+	// A folder without a backup: the job fails and the client reports the
+	// service's error.
+	missing := containerURL + "/mhsm-dev-2000010100000000"
+	if r := runPy(t, py, s, tok, dev, containerURL, sas, "restore-expect-failure", missing); r.Status != "Failed" ||
+		!strings.Contains(r.Error, "InvalidBackup") || !strings.Contains(r.Error, "no backup") {
+		t.Fatalf("restore of a missing backup: %+v", r)
 	}
 }

@@ -2,6 +2,7 @@
 azure.keyvault.administration.KeyVaultBackupClient (Debian python3-azure).
 
 Usage: backup_client.py backup | restore-key NAME FOLDER_URL | restore FOLDER_URL
+       | restore-expect-failure FOLDER_URL
 Environment: MHSM_HSM_URL, MHSM_TOKEN (a data-plane bearer token),
 MHSM_CONTAINER_URL, MHSM_SAS, MHSM_RESOLVE (a domain whose hosts resolve to
 127.0.0.1), REQUESTS_CA_BUNDLE (the server's CA). Prints one JSON line.
@@ -54,6 +55,13 @@ def main():
         poller = client.begin_restore(sys.argv[2], sas, _polling_interval=1)
         poller.wait()
         out.update(status=poller.status())
+    elif cmd == "restore-expect-failure":
+        poller = client.begin_restore(sys.argv[2], sas, _polling_interval=1)
+        try:
+            poller.result()
+            out.update(status=poller.status(), error="")
+        except Exception as e:  # the SDK raises on a Failed operation
+            out.update(status=poller.status(), error="%s: %s" % (type(e).__name__, e))
     else:
         raise SystemExit("unknown command " + cmd)
     print(json.dumps(out))
