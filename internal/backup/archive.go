@@ -160,6 +160,13 @@ func (w *Writer) Add(ctx context.Context, kind, key string, value []byte) error 
 	if len(kind) == 0 || len(kind)+len(key)+len(value) > MaxRecordBytes {
 		return fmt.Errorf("backup: record %s/%s: bad kind or larger than %d bytes", kind, key, MaxRecordBytes)
 	}
+	limit := ChunkBytes
+	if w.PartBytes > 0 && w.PartBytes < limit {
+		limit = w.PartBytes
+	}
+	if w.buf == nil { // one part's worth, so appends do not double it
+		w.buf = make([]byte, 0, limit+16<<10)
+	}
 	for _, field := range [][]byte{[]byte(kind), []byte(key), value} {
 		w.buf = binary.AppendUvarint(w.buf, uint64(len(field)))
 		w.buf = append(w.buf, field...)
@@ -167,10 +174,6 @@ func (w *Writer) Add(ctx context.Context, kind, key string, value []byte) error 
 	w.n++
 	w.m.Counts[kind]++
 	w.m.Records++
-	limit := ChunkBytes
-	if w.PartBytes > 0 && w.PartBytes < limit {
-		limit = w.PartBytes
-	}
 	if len(w.buf) >= limit {
 		return w.flush(ctx)
 	}
