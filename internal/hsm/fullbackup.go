@@ -137,7 +137,8 @@ func (s *Service) startJob(ctx context.Context, h *HSM, op, containerURI, folder
 		} else {
 			j.Status, j.Details = wire.JobSucceeded, details
 		}
-		if err := s.st.Update(jctx, func(tx store.Tx) error { return putJSON(tx, jobKey(h.Name, j.ID), j) }); err != nil {
+		// Not jctx: a job that ran out of time still records that it failed.
+		if err := s.st.Update(context.Background(), func(tx store.Tx) error { return putJSON(tx, jobKey(h.Name, j.ID), j) }); err != nil {
 			slog.Error("record backup job status", "hsm", h.Name, "job", j.ID, "err", err)
 		}
 	}()
