@@ -36,50 +36,70 @@ func BenchmarkFullBackupHeap(b *testing.B) {
 			ctx := context.Background()
 			s, h := bboltService(b, size.keys, size.versions)
 			dir := backup.Dir(b.TempDir())
-			var peak, archive uint64
+			var peak, restorePeak, archive uint64
 			b.ResetTimer()
 			for i := range b.N {
-				for range 3 { // objects with finalizers (the store copy's) need more than one
-					runtime.GC()
-				}
-				var ms runtime.MemStats
-				runtime.ReadMemStats(&ms)
-				base := ms.HeapAlloc
-				var hi atomic.Uint64
-				stop := make(chan struct{})
-				var wg sync.WaitGroup
-				wg.Go(func() {
-					var m runtime.MemStats
-					for {
-						runtime.GC()
-						runtime.ReadMemStats(&m)
-						if m.HeapAlloc > hi.Load() {
-							hi.Store(m.HeapAlloc)
-						}
-						select {
-						case <-stop:
-							return
-						case <-time.After(time.Millisecond):
-						}
-					}
+				folder := dir.Folder(fmt.Sprintf("b%d", i))
+				var m *backup.Manifest
+				p, err := peakLiveHeap(func() (err error) {
+					m, err = s.WriteBackup(ctx, h, folder)
+					return err
 				})
-				m, err := s.WriteBackup(ctx, h, dir.Folder(fmt.Sprintf("b%d", i)))
-				close(stop)
-				wg.Wait()
 				if err != nil {
 					b.Fatal(err)
 				}
-				b.Logf("live heap before %.1f MiB, peak during %.1f MiB", float64(base)/(1<<20), float64(hi.Load())/(1<<20))
-				peak = max(peak, hi.Load()-min(hi.Load(), base))
+				peak = max(peak, p)
 				archive = 0
 				for _, part := range m.Parts {
 					archive += uint64(part.Size)
 				}
+				p, err = peakLiveHeap(func() error {
+					_, err := s.RestoreBackup(ctx, h, folder, fmt.Sprintf("j%d", i))
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				restorePeak = max(restorePeak, p)
 			}
+			b.ReportMetric(float64(restorePeak)/(1<<20), "restore-peak-live-heap-MiB")
 			b.ReportMetric(float64(peak)/(1<<20), "peak-live-heap-MiB")
 			b.ReportMetric(float64(archive)/(1<<20), "archive-MiB")
 		})
 	}
+}
+
+// peakLiveHeap runs fn and returns the peak live heap above the live heap
+// before it: a sampler forces a GC and reads HeapAlloc every millisecond.
+func peakLiveHeap(fn func() error) (uint64, error) {
+	for range 3 { // objects with finalizers need more than one GC
+		runtime.GC()
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapAlloc
+	var hi atomic.Uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var m runtime.MemStats
+		for {
+			runtime.GC()
+			runtime.ReadMemStats(&m)
+			if m.HeapAlloc > hi.Load() {
+				hi.Store(m.HeapAlloc)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	})
+	err := fn()
+	close(stop)
+	wg.Wait()
+	return hi.Load() - min(hi.Load(), base), err
 }
 
 // bboltService makes an HSM of keys x versions keys in a memory store,
