@@ -94,6 +94,20 @@ func TestFullBackupRestoreService(t *testing.T) {
 		t.Fatalf("manifest counts %v", m.Counts)
 	}
 
+	// Nothing readable in the folder: no key name, principal or setting.
+	files, _ := os.ReadDir(filepath.Join(string(dir), "b1"))
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(string(dir), "b1", f.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{"k0002", "00000000-0000-0000-0001-000000000003", "AllowKeyManagementOperationsThroughARM", `"kty"`} {
+			if strings.Contains(string(b), secret) {
+				t.Fatalf("%s holds %q in the clear", f.Name(), secret)
+			}
+		}
+	}
+
 	// Change the HSM, then restore: exactly the backed-up state again.
 	if _, err := s.CreateKey(ctx, h, "k0000", &wire.KeyCreateParameters{Kty: "EC-HSM", Curve: "P-256"}); err != nil {
 		t.Fatal(err)
