@@ -186,7 +186,7 @@ func (a *App) Addr() net.Addr { return a.ln.Addr() }
 // writes <data-dir>/dev.json first, once the listener is ready.
 func (a *App) Serve(ctx context.Context) error {
 	if a.Dev != nil {
-		if err := a.Dev.write(filepath.Join(a.Config.DataDir, "dev.json")); err != nil {
+		if err := writeDev(a.Dev, filepath.Join(a.Config.DataDir, "dev.json")); err != nil {
 			return err
 		}
 	}

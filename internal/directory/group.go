@@ -75,7 +75,7 @@ func getGroup(tx store.Tx, tid, id string, g *Group) error {
 	if err != nil {
 		return err
 	}
-	return getJSON(tx, objKey(tid, KindGroup, oid), g)
+	return store.GetJSON(tx, objKey(tid, KindGroup, oid), g)
 }
 
 // Groups lists the tenant's groups.
@@ -83,7 +83,7 @@ func (d *Directory) Groups(ctx context.Context, tid string) ([]Group, error) {
 	var out []Group
 	err := d.view(ctx, func(tx store.Tx) error {
 		var err error
-		out, err = listJSON[Group](tx, "dir/"+tid+"/"+KindGroup+"/")
+		out, err = store.ListJSON[Group](tx, "dir/"+tid+"/"+KindGroup+"/")
 		return err
 	})
 	return out, err

@@ -83,14 +83,14 @@ func getSP(tx store.Tx, tid, idOrAppID string, sp *ServicePrincipal) error {
 	if err != nil {
 		return err
 	}
-	if err := getJSON(tx, objKey(tid, KindServicePrincipal, id), sp); err == nil {
+	if err := store.GetJSON(tx, objKey(tid, KindServicePrincipal, id), sp); err == nil {
 		return nil
 	}
 	b, err := tx.Get(spAppIDKey(tid, id))
 	if err != nil {
 		return ErrNotFound
 	}
-	return getJSON(tx, objKey(tid, KindServicePrincipal, string(b)), sp)
+	return store.GetJSON(tx, objKey(tid, KindServicePrincipal, string(b)), sp)
 }
 
 // ServicePrincipals lists the tenant's service principals.
@@ -98,7 +98,7 @@ func (d *Directory) ServicePrincipals(ctx context.Context, tid string) ([]Servic
 	var out []ServicePrincipal
 	err := d.view(ctx, func(tx store.Tx) error {
 		var err error
-		out, err = listJSON[ServicePrincipal](tx, "dir/"+tid+"/"+KindServicePrincipal+"/")
+		out, err = store.ListJSON[ServicePrincipal](tx, "dir/"+tid+"/"+KindServicePrincipal+"/")
 		return err
 	})
 	return out, err
@@ -138,7 +138,7 @@ func (d *Directory) DeleteServicePrincipal(ctx context.Context, tid, id string) 
 
 func deleteSP(tx store.Tx, tid, oid string) error {
 	var sp ServicePrincipal
-	if err := getJSON(tx, objKey(tid, KindServicePrincipal, oid), &sp); err != nil {
+	if err := store.GetJSON(tx, objKey(tid, KindServicePrincipal, oid), &sp); err != nil {
 		return err
 	}
 	if err := tx.Delete(spAppIDKey(tid, sp.AppID)); err != nil {

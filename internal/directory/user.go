@@ -85,7 +85,7 @@ func (d *Directory) CreateUser(ctx context.Context, tid string, n NewUser) (*Use
 	}
 	err = d.update(ctx, func(tx store.Tx) error {
 		var t Tenant
-		if err := getJSON(tx, tenantKey(tid), &t); err != nil {
+		if err := store.GetJSON(tx, tenantKey(tid), &t); err != nil {
 			return err
 		}
 		verified := false
@@ -128,7 +128,7 @@ func getUser(tx store.Tx, tid, idOrUPN string, u *User) error {
 		}
 		oid = string(b)
 	}
-	return getJSON(tx, objKey(tid, KindUser, oid), u)
+	return store.GetJSON(tx, objKey(tid, KindUser, oid), u)
 }
 
 // Users lists the tenant's users.
@@ -136,7 +136,7 @@ func (d *Directory) Users(ctx context.Context, tid string) ([]User, error) {
 	var out []User
 	err := d.view(ctx, func(tx store.Tx) error {
 		var err error
-		out, err = listJSON[User](tx, "dir/"+tid+"/"+KindUser+"/")
+		out, err = store.ListJSON[User](tx, "dir/"+tid+"/"+KindUser+"/")
 		return err
 	})
 	return out, err
@@ -214,7 +214,7 @@ func (d *Directory) AuthenticatePassword(ctx context.Context, tid, upn, password
 		if err != nil {
 			return ErrNotFound
 		}
-		return getJSON(tx, objKey(tid, KindUser, string(b)), &u)
+		return store.GetJSON(tx, objKey(tid, KindUser, string(b)), &u)
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err

@@ -231,21 +231,9 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*HSM, error) {
 	return h, nil
 }
 
-func putJSON(tx store.Tx, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return tx.Put(key, b)
-}
-
-func getJSON(tx store.Tx, key string, v any) error {
-	b, err := tx.Get(key)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("hsm: decode %s: %w", key, err)
-	}
-	return nil
-}
+// The JSON record helpers of package store (one not-found contract:
+// store.ErrNotFound), under the short names this package's code uses.
+var (
+	getJSON = store.GetJSON
+	putJSON = store.PutJSON
+)

@@ -195,7 +195,7 @@ func (s *Service) PutDiagnosticSetting(ctx context.Context, scope armrbac.Scope,
 	if err := s.configure(hsmName, next); err != nil {
 		return nil, err
 	}
-	if err := s.st.Update(ctx, func(tx store.Tx) error { return putJSON(tx, diagKey(hsmName, name), d) }); err != nil {
+	if err := s.st.Update(ctx, func(tx store.Tx) error { return store.PutJSON(tx, diagKey(hsmName, name), d) }); err != nil {
 		_ = s.configure(hsmName, old)
 		return nil, err
 	}
@@ -215,7 +215,7 @@ func (s *Service) diagRecords(ctx context.Context, hsm string) ([]*diagRecord, e
 	var rs []diagRecord
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		var err error
-		rs, err = listJSON[diagRecord](tx, diagPrefix(hsm))
+		rs, err = store.ListJSON[diagRecord](tx, diagPrefix(hsm))
 		return err
 	})
 	out := make([]*diagRecord, len(rs))
@@ -262,7 +262,7 @@ func (s *Service) DiagnosticSetting(ctx context.Context, scope armrbac.Scope, na
 		return nil, err
 	}
 	var d diagRecord
-	err = s.st.View(ctx, func(tx store.Tx) error { return getJSON(tx, diagKey(r.Name, name), &d) })
+	err = s.st.View(ctx, func(tx store.Tx) error { return store.GetJSON(tx, diagKey(r.Name, name), &d) })
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, diagNotFound(name)
 	}
@@ -335,7 +335,7 @@ func (s *Service) replayDiagnostics(ctx context.Context) error {
 	var all []diagRecord
 	if err := s.st.View(ctx, func(tx store.Tx) error {
 		var err error
-		all, err = listJSON[diagRecord](tx, "mgmt/diag/")
+		all, err = store.ListJSON[diagRecord](tx, "mgmt/diag/")
 		return err
 	}); err != nil {
 		return err

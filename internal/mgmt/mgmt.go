@@ -14,7 +14,6 @@ package mgmt
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -154,41 +153,6 @@ func conflict(code, format string, a ...any) error {
 func IsNotFound(err error) bool {
 	e, ok := AsError(err)
 	return ok && e.Kind == KindNotFound
-}
-
-func putJSON(tx store.Tx, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return tx.Put(key, b)
-}
-
-func getJSON(tx store.Tx, key string, v any) error {
-	b, err := tx.Get(key)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("mgmt: decode %s: %w", key, err)
-	}
-	return nil
-}
-
-func listJSON[T any](tx store.Tx, prefix string) ([]T, error) {
-	kvs, err := tx.List(prefix, "", 0)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]T, 0, len(kvs))
-	for _, kv := range kvs {
-		var v T
-		if err := json.Unmarshal(kv.Value, &v); err != nil {
-			return nil, fmt.Errorf("mgmt: decode %s: %w", kv.Key, err)
-		}
-		out = append(out, v)
-	}
-	return out, nil
 }
 
 // Store keys; names are lower-cased where ARM compares case-insensitively.

@@ -221,7 +221,7 @@ func TestProvisioningInterruptedByRestart(t *testing.T) {
 	ctx := context.Background()
 	r := &hsmResource{Name: "stuck", Subscription: e.sub.ID, ResourceGroup: "rg", Location: "local", TenantID: tenant, SoftDeleteDays: 7,
 		PublicNetworkAccess: "Enabled", ProvisioningState: StateProvisioning}
-	if err := e.st.Update(ctx, func(tx store.Tx) error { return putJSON(tx, hsmKey("stuck"), r) }); err != nil {
+	if err := e.st.Update(ctx, func(tx store.Tx) error { return store.PutJSON(tx, hsmKey("stuck"), r) }); err != nil {
 		t.Fatal(err)
 	}
 	e.reopen(t)
