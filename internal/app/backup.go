@@ -5,6 +5,7 @@ import (
 
 	"github.com/mhsm/mhsm/internal/audit"
 	"github.com/mhsm/mhsm/internal/backup"
+	"github.com/mhsm/mhsm/internal/backupstore"
 	"github.com/mhsm/mhsm/internal/config"
 )
 
@@ -31,5 +32,5 @@ func backupStorage(cfg *config.Server) (backup.Storage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return backup.Accounts{Named: dests, Root: cfg.AuditStorageRoot()}, nil
+	return backupstore.Accounts{Named: dests, Root: cfg.AuditStorageRoot()}, nil
 }

@@ -281,7 +281,8 @@ func jobErrorCode(err error) string {
 	if he, ok := AsError(err); ok {
 		return he.Code
 	}
-	if _, ok := backup.ServiceError(err); ok {
+	var se *backup.ServiceError
+	if errors.As(err, &se) {
 		return "StorageError"
 	}
 	return "InternalError"
@@ -300,8 +301,9 @@ var sasInText = regexp.MustCompile(`\?[^\s"']*`)
 
 // publicStorageError describes a storage or archive error for callers.
 func publicStorageError(err error) string {
-	if msg, ok := backup.ServiceError(err); ok {
-		return msg
+	var se *backup.ServiceError
+	if errors.As(err, &se) {
+		return se.Error()
 	}
 	switch {
 	case errors.Is(err, backup.ErrForeign), errors.Is(err, backup.ErrCorrupt), errors.Is(err, backup.ErrNoBackup), errors.Is(err, backup.ErrStorage):
