@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -94,7 +92,7 @@ func (j *jobRunner) run(cmd *cobra.Command, kind, method, path string, body any)
 	}
 	if !j.noWait {
 		var err error
-		if st, err = j.wait(ctx, cmd.ErrOrStderr(), kind, st); err != nil {
+		if st, err = j.wait(ctx, newProgress(cmd, kind), kind, st); err != nil {
 			return err
 		}
 	}
@@ -118,48 +116,37 @@ func jobErr(kind string, st wire.BackupOperation) error {
 	return nil
 }
 
-// wait polls until the job leaves InProgress, drawing a progress line on
-// progress when it is a terminal.
-func (j *jobRunner) wait(ctx context.Context, progress io.Writer, kind string, st wire.BackupOperation) (wire.BackupOperation, error) {
-	tty := isTerminal(progress)
-	start := time.Now()
+// wait polls until the job leaves InProgress, showing its progress
+// (progress.go: on a terminal only).
+func (j *jobRunner) wait(ctx context.Context, p *progress, kind string, st wire.BackupOperation) (wire.BackupOperation, error) {
 	for st.Status == wire.JobInProgress {
-		if tty {
-			fmt.Fprintf(progress, "\r%s %s: %s (%s)   ", kind, st.JobID, st.Status, time.Since(start).Round(time.Second))
-		}
+		p.Update("job %s %s", st.JobID, st.Status)
 		select {
 		case <-ctx.Done():
 			return st, ctx.Err()
 		case <-time.After(jobPoll):
 		}
 		if _, err := j.c.do(ctx, "GET", "/"+kind+"/"+st.JobID+"/pending", nil, &st); err != nil {
+			p.Done("")
 			return st, fmt.Errorf("%s job %s: %w", kind, st.JobID, err)
 		}
 	}
-	if tty {
-		fmt.Fprintf(progress, "\r%s %s: %s (%s)\n", kind, st.JobID, st.Status, time.Since(start).Round(time.Second))
-	}
+	p.Done(st.Status)
 	return st, nil
 }
 
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
 func keyvaultBackupCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "backup", Short: "Full HSM backup to blob storage (az keyvault backup …)"}
+	cmd := &cobra.Command{Use: "backup", Short: "Back up a whole HSM to blob storage, as az keyvault backup does."}
 	var j jobRunner
 	var s storageFlags
 	start := &cobra.Command{
 		Use:   "start",
-		Short: "Back up the whole HSM (keys, versions, deleted keys, roles, settings) into a new folder of a blob container",
-		Args:  cobra.NoArgs,
+		Short: "Back up every key, version, deleted key, role and setting of the HSM into a new folder of a blob container.",
+		Example: `  # Back up with a container SAS and wait for the job
+  mhsm keyvault backup start --hsm-name dev --storage-account-name contoso --blob-container-name backups --storage-container-SAS-token "$SAS"
+  # Back up with the server's own credential for the account, and return at once
+  mhsm keyvault backup start --hsm-name dev --storage-account-name contoso --blob-container-name backups --use-managed-identity true --no-wait`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := s.params()
 			if err != nil {
@@ -175,14 +162,18 @@ func keyvaultBackupCmd() *cobra.Command {
 }
 
 func keyvaultRestoreCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "restore", Short: "Full or selective key restore from blob storage (az keyvault restore …)"}
+	cmd := &cobra.Command{Use: "restore", Short: "Restore a whole HSM or one key from blob storage, as az keyvault restore does."}
 	var j jobRunner
 	var s storageFlags
 	var folder, keyName string
 	start := &cobra.Command{
 		Use:   "start",
-		Short: "Restore the whole HSM from a backup folder, or with --key-name one key with all its versions",
-		Args:  cobra.NoArgs,
+		Short: "Restore the whole HSM from a backup folder, or with --key-name one key with all its versions.",
+		Example: `  # Restore everything a backup holds
+  mhsm keyvault restore start --hsm-name dev --storage-account-name contoso --blob-container-name backups --storage-container-SAS-token "$SAS" --backup-folder mhsm-dev-2026120415040644
+  # Restore one key with all its versions
+  mhsm keyvault restore start --hsm-name dev --storage-account-name contoso --blob-container-name backups --storage-container-SAS-token "$SAS" --backup-folder mhsm-dev-2026120415040644 --key-name payments`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := s.params()
 			if err != nil {
@@ -213,9 +204,10 @@ func jobStatusCmd(kind string) *cobra.Command {
 	var out output
 	var id string
 	cmd := &cobra.Command{
-		Use:   "status",
-		Short: "Show the status of a " + kind + " job",
-		Args:  cobra.NoArgs,
+		Use:     "status",
+		Short:   "Show the status of a " + kind + " job.",
+		Example: "  # Read a job started with --no-wait\n  mhsm keyvault " + kind + " status --hsm-name dev --job-id 11607e97f090457ea8c12762288838fa",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if id == "" {
 				return errors.New("--job-id is required")

@@ -40,7 +40,7 @@ func (a *App) openAudit(ctx context.Context, cfg *config.Server, sysKey *barrier
 		return err
 	}
 	a.audit = log
-	dests, err := storageAccounts(cfg)
+	dests, err := storageDestinations(cfg)
 	if err != nil {
 		return err
 	}

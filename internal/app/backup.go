@@ -9,10 +9,10 @@ import (
 	"github.com/mhsm/mhsm/internal/config"
 )
 
-// storageAccounts is the server's one storage-account mapping (the audit
+// storageDestinations is the server's one storage-account mapping (the audit
 // destinations of the configuration), shared by audit delivery and full
 // HSM backup: account NAME goes where --audit-destination NAME=… says.
-func storageAccounts(cfg *config.Server) (map[string]audit.Destination, error) {
+func storageDestinations(cfg *config.Server) (map[string]audit.Destination, error) {
 	dests := map[string]audit.Destination{}
 	for _, spec := range cfg.Audit.Destinations {
 		name, d, err := audit.ParseDestination(spec, os.Getenv)
@@ -28,7 +28,7 @@ func storageAccounts(cfg *config.Server) (map[string]audit.Destination, error) {
 // configured ones, and any other account A as the directory
 // <storage root>/A (cfg.AuditStorageRoot), as for diagnostic settings.
 func backupStorage(cfg *config.Server) (backup.Storage, error) {
-	dests, err := storageAccounts(cfg)
+	dests, err := storageDestinations(cfg)
 	if err != nil {
 		return nil, err
 	}

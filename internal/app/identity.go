@@ -21,9 +21,10 @@ import (
 // external issuers, signing-key maintenance and the managed identity
 // endpoint (a plain-HTTP loopback listener, --msi-addr).
 type identity struct {
-	issuer *token.Issuer
-	msiLn  net.Listener
-	msiSrv *http.Server
+	issuer   *token.Issuer
+	verifier *token.Verifier
+	msiLn    net.Listener
+	msiSrv   *http.Server
 }
 
 // wireIdentity connects the verifier to the directory (disabled and
@@ -79,11 +80,13 @@ func (id *identity) listen(cfg *config.Server, h *httpapi.Server) error {
 	if cfg.MSIAddr == "" {
 		return nil
 	}
-	ln, err := net.Listen("tcp", cfg.MSIAddr)
-	if err != nil {
-		return fmt.Errorf("msi listener: %w", err)
+	if id.msiLn == nil { // New binds it first
+		ln, err := net.Listen("tcp", cfg.MSIAddr)
+		if err != nil {
+			return fmt.Errorf("msi listener: %w", err)
+		}
+		id.msiLn = ln
 	}
-	id.msiLn = ln
 	id.msiSrv = &http.Server{Handler: h.MSIHandler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}
 	return nil
@@ -136,3 +139,6 @@ func (id *identity) close() {
 
 // Issuer returns the token issuer (for tests and tools).
 func (a *App) Issuer() *token.Issuer { return a.identity.issuer }
+
+// Verifier returns the token verifier (for tests and tools).
+func (a *App) Verifier() *token.Verifier { return a.identity.verifier }

@@ -65,7 +65,8 @@ type Tenant struct {
 type Options struct {
 	// Password is the argon2id cost; zero means DefaultPasswordParams.
 	Password PasswordParams
-	// Lockout is the retry budget; zero means DefaultLockout.
+	// Lockout is the brute-force protection; zero fields take
+	// DefaultLockout's values.
 	Lockout LockoutPolicy
 }
 
@@ -82,6 +83,8 @@ type Directory struct {
 	groupsMu  sync.Mutex
 	groupsGen uint64
 	groups    map[string][]string // tid/oid → transitive groups at groupsGen
+
+	memberGuard atomic.Pointer[MembershipGuard] // membercheck.go
 }
 
 // New returns a Directory over st with production settings.
@@ -91,9 +94,6 @@ func New(st store.Backend) *Directory { return NewWithOptions(st, Options{}) }
 func NewWithOptions(st store.Backend, o Options) *Directory {
 	if o.Password == (PasswordParams{}) {
 		o.Password = DefaultPasswordParams
-	}
-	if o.Lockout == (LockoutPolicy{}) {
-		o.Lockout = DefaultLockout
 	}
 	d := &Directory{st: st, now: time.Now, pw: o.Password, groups: map[string][]string{}}
 	d.lock = newLockout(o.Lockout, func() time.Time { return d.now() })

@@ -77,6 +77,10 @@ type AuditEvent struct {
 	// issuance marks token requests: their operation names stand even
 	// when the answer is 401, and no bearer token is hashed.
 	issuance bool
+	// knownUsername is a password grant's username once the handler has
+	// found it names a user (auditupn.go); only then is it recorded in
+	// clear.
+	knownUsername string
 	// noTokenHash: the record carries no token hash (Graph).
 	noTokenHash bool
 	// hashed are sensitive properties recorded only as HMACs.
