@@ -131,7 +131,11 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	if err := wireIdentity(&cfg, dir, issuer, verifier); err != nil {
 		return nil, err
 	}
-	a.hsms, err = hsm.NewService(ctx, a.st, ring, hsm.Options{BaseURL: func(name string) string { return cfg.URL(name + ".managedhsm") }, Principals: principals{dir}, Groups: principals{dir}, Now: a.clock.Now,
+	backups, err := backupStorage(&cfg)
+	if err != nil {
+		return nil, fmt.Errorf("backup storage: %w", err)
+	}
+	a.hsms, err = hsm.NewService(ctx, a.st, ring, hsm.Options{BaseURL: func(name string) string { return cfg.URL(name + ".managedhsm") }, Principals: principals{dir}, Groups: principals{dir}, Now: a.clock.Now, BackupStorage: backups,
 		AllowSecurityDomainRedownload: cfg.AllowSecurityDomainRedownload,
 		Attestation:                   attestation{issuer: issuer, issuerOf: func(tid string) string { return httpapi.IssuerURL(loginURL, tid) }}})
 	if err != nil {

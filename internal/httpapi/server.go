@@ -97,6 +97,7 @@ func (s *Server) DataRoutes() []Route {
 	rs = append(rs, s.accessRoutes()...)
 	rs = append(rs, s.auditRoutes()...)
 	rs = append(rs, s.securityDomainRoutes()...)
+	rs = append(rs, s.backupRoutes()...)
 	rs = append(rs, s.devRoutes()...) // dev.go: nil outside dev mode
 	return rs
 }

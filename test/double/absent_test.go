@@ -16,7 +16,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/mhsm/mhsm/internal/app"
 	"github.com/mhsm/mhsm/internal/config"
 	"github.com/mhsm/mhsm/internal/hsm"
 	"github.com/mhsm/mhsm/internal/rbac"
@@ -38,7 +37,7 @@ func TestDevRoutesAbsentWithoutDev(t *testing.T) {
 	defer cancel()
 	cfg := config.Default()
 	cfg.Addr, cfg.DataDir = "127.0.0.1:0", t.TempDir()
-	a, err := app.New(ctx, cfg)
+	a, err := testserver.NewApp(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +89,7 @@ func TestDevFlagsRefusedWithoutDev(t *testing.T) {
 		cfg := config.Default()
 		cfg.Addr, cfg.DataDir = "127.0.0.1:0", t.TempDir()
 		mod(&cfg)
-		a, err := app.New(context.Background(), cfg)
+		a, err := testserver.NewApp(context.Background(), cfg)
 		if err == nil {
 			_ = a.Close()
 			t.Fatal("a dev-only setting was accepted without --dev")
