@@ -366,10 +366,24 @@ attempt app-verify-old ALLOWED app "verify the old signature with the old versio
 	keyvault key verify --hsm-name "$HSM" -n "$KEY" --version "$OLD_VERSION" -a RS256 --digest "$DIGEST" --signature "$SIG" -o json
 check app-verify-old-true "it still verifies" "$(jq -r .isValid "$WORK/out" 2>/dev/null)"
 
-# TODO(backup): the security team's full backup —
-#   mhsm keyvault backup start --hsm-name ContosoMHSM --storage-account-name contosobackup \
-#     --blob-container-name mhsm-backups --use-managed-identity true
-# needs the `backup` branch, not yet in main.
+echo
+echo "-- the security team takes a full backup (for disaster recovery)"
+# The backup goes to storage account contosobackup, container mhsm-backups; the HSM reaches
+# it with its own identity (--use-managed-identity true), as the tutorial's security team
+# would. Only the security domain's holders can read it back (docs/backup.md).
+attempt team-backup ALLOWED alice "full backup of ContosoMHSM" \
+	keyvault backup start --hsm-name ContosoMHSM --storage-account-name contosobackup \
+	--blob-container-name mhsm-backups --use-managed-identity true -o json
+FOLDER=$(jq -r .folderName "$WORK/out" 2>/dev/null)
+echo "   $(jq -r '.status + ": " + .statusDetails' "$WORK/out" 2>/dev/null)"
+check team-backup-folder "the backup is in contosobackup/mhsm-backups/$FOLDER" \
+	"$([ -n "$FOLDER" ] && [ -s "$STORAGE/contosobackup/mhsm-backups/$FOLDER/manifest.json" ] && echo true)"
+attempt audit-backup DENIED erin "take a full backup" \
+	keyvault backup start --hsm-name ContosoMHSM --storage-account-name contosobackup \
+	--blob-container-name mhsm-backups --use-managed-identity true
+attempt app-backup DENIED app "take a full backup" \
+	keyvault backup start --hsm-name "$HSM" --storage-account-name contosobackup \
+	--blob-container-name mhsm-backups --use-managed-identity true
 
 echo
 echo "-- the auditors read the delivered log (contosologstorage)"

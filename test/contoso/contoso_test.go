@@ -71,6 +71,10 @@ var accessModel = []attempt{
 	{"app-verify-rotated", "app", "verify the new signature", "KeyVerify", allowed},
 	{"app-verify-old", "app", "verify the old signature with the old version", "KeyVerify", allowed},
 
+	{"team-backup", "alice", "full backup of the HSM", "FullBackup", allowed},
+	{"audit-backup", "erin", "full backup", "FullBackup", denied},
+	{"app-backup", "app", "full backup", "FullBackup", denied},
+
 	{"audit-public-key", "erin", "fetch the audit signing key", "AuditPublicKeyGet", allowed},
 	{"audit-query", "erin", "query the delivered log", "", allowed},
 	{"audit-verify", "erin", "verify the delivered log", "", allowed},
@@ -87,6 +91,7 @@ var facts = []string{
 	"app-new-version",         // after rotation the app signs with the new version
 	"app-verify-rotated-true", // which verifies
 	"app-verify-old-true",     // and the old signature still verifies with the old version
+	"team-backup-folder",      // the backup's manifest is in the backup storage account
 	"audit-query-denials",     // the delivered log shows the refused signatures
 }
 
