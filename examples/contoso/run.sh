@@ -9,7 +9,7 @@
 #   CONTOSO_DEV_JSON=…/dev.json        use a running dev-mode server instead of starting one; then
 #   CONTOSO_CONNECT=127.0.0.1:8443     …its HTTPS address,
 #   CONTOSO_MSI=127.0.0.1:8080         …its --msi-addr,
-#   CONTOSO_STORAGE_ROOT=…/storage     …and its --audit-storage-root (where the logs are delivered)
+#   CONTOSO_STORAGE_ROOT=…/storage     …and its --audit-storage-root (where logs and backups land)
 #   CONTOSO_KEEP=1                     keep the work directory (printed at the end)
 #
 # Every attempt prints one line:
@@ -333,9 +333,9 @@ attempt audit-expiring ALLOWED erin "list keys with their expiry dates" \
 	keyvault key list-expiring --hsm-name ContosoMHSM --within 400d
 sed 's/^/   /' "$WORK/out"
 attempt audit-roles ALLOWED erin "list role assignments" \
-	keyvault role assignment list --hsm-name ContosoMHSM --query "[].[principalId, roleName, scope]" -o tsv
-sed "s/$TEAM/Contoso Security Team (group)/; s/$AUDITORS/Contoso App Auditors (group)/; s/$OID_alice/alice/;
-	s/$APP_OID/contoso-app-vm (identity)/; s/$storage_account_principal/contosologstorage (identity)/" "$WORK/out" | sort | awk -F'\t' '{printf "   %-30s %-43s %s\n", $1, $2, $3}'
+	keyvault role assignment list --hsm-name ContosoMHSM \
+	--query "sort_by([], &principalName)[].{Principal:principalName, Type:principalType, Role:roleDefinitionName, Scope:scope}" -o table
+sed 's/^/   /' "$WORK/out"
 attempt audit-who-can ALLOWED erin "who can sign with contoso-app-signing" \
 	keyvault role who-can --hsm-name ContosoMHSM --action sign --scope /keys/contoso-app-signing -o json
 check audit-who-can-app "only the application's identity can sign" \
