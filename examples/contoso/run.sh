@@ -227,6 +227,7 @@ step alice keyvault role assignment create --hsm-name ContosoMHSM \
 # Auditor", while its comment, its role table and the application (which signs) need
 # "Managed HSM Crypto User". Crypto Auditor only reads: the application could not sign.
 APP_OID=$(as admin identity show -n contoso-app-vm --query principalId -o tsv)
+echo "  (the tutorial's command assigns Crypto Auditor here, a mistake: the application signs, so it needs Crypto User)"
 step alice keyvault role assignment create --hsm-name ContosoMHSM \
 	--assignee "$APP_OID" \
 	--scope / --role "Managed HSM Crypto User" -o none
