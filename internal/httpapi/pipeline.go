@@ -168,12 +168,9 @@ func (s *Server) guard(r *http.Request, q url.Values, ev *AuditEvent) (int, any,
 	r = r.WithContext(ctx)
 	defer s.charge(principalKey, hsmKey, meter)
 
-	scope := "/"
-	if rt.KeyScoped {
-		if !rbac.KeyNamePattern.MatchString(params["name"]) {
-			return fail(errBadRequest("The key name " + quoteSafe(params["name"]) + " is invalid: use 1 to 127 letters, digits and dashes."))
-		}
-		scope = rbac.KeyScope(params["name"])
+	scope, err := rt.authzScope(params)
+	if err != nil {
+		return fail(err)
 	}
 	ev.Scope = scope
 	d := h.Policy().Decide(rbac.Principal{ObjectID: claims.ObjectID, Groups: claims.Groups}, rt.Action, scope)
