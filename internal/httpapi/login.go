@@ -31,6 +31,7 @@ func (s *Server) loginMux() *http.ServeMux {
 	m.HandleFunc("GET /adfs/discovery/keys", s.adfsKeys)
 	m.HandleFunc("POST /adfs/oauth2/v2.0/token", s.tokenEndpoint)
 	m.HandleFunc("POST /adfs/oauth2/token", s.tokenEndpoint)
+	s.loginCompatRoutes(m) // login_compat.go
 	return m
 }
 
@@ -191,7 +192,7 @@ func (s *Server) issueAccess(w http.ResponseWriter, r *http.Request, c token.Cla
 // userExtras makes the refresh token, id_token and client_info of a user
 // sign-in, as the request asks.
 func (s *Server) userExtras(ctx context.Context, r *http.Request, u *directory.User, clientID, audience string) (*tokenResponse, error) {
-	out := &tokenResponse{Scope: audience + "/user_impersonation"}
+	out := &tokenResponse{Scope: grantedScope(r.PostForm.Get("scope"), audience)}
 	if s.cfg.RefreshTokenLifetime > 0 {
 		rt, err := s.issuer.NewRefreshToken(ctx, token.RefreshGrant{TenantID: u.TenantID, ObjectID: u.ID, ClientID: strings.ToLower(clientID)}, s.cfg.RefreshTokenLifetime)
 		if err != nil {

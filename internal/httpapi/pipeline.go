@@ -292,9 +292,7 @@ func (s *Server) authenticate(r *http.Request, h *hsm.HSM) (*token.Claims, token
 // challenge is the WWW-Authenticate value: the authority names the HSM's
 // tenant and the resource is a parent domain of every HSM host, port
 // included, which is what the Azure SDKs' challenge check requires.
-func (s *Server) challenge(h *hsm.HSM) string {
-	return `Bearer authorization="` + s.cfg.URL("login") + "/" + h.TenantID + `", resource="` + s.cfg.URL("managedhsm") + `"`
-}
+func (s *Server) challenge(h *hsm.HSM) string { return s.challengeHeader(h) } // challenge.go
 
 func clientIP(r *http.Request) string {
 	host := r.RemoteAddr

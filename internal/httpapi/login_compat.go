@@ -1,0 +1,99 @@
+package httpapi
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Endpoints of login.<domain> that MSAL calls before any token request:
+// instance discovery (every MSAL asks login.microsoftonline.com for it
+// unless the app turns it off) and the user realm of a username/password
+// sign-in. Their shapes are Entra's; see reference/clients.md, "MSAL
+// details confirmed with unmodified clients".
+
+// cloudAudienceURN is Entra's cloud_audience_urn of the public cloud.
+const cloudAudienceURN = "urn:federation:MicrosoftOnline"
+
+// loginCompatRoutes adds the discovery and user-realm endpoints to m.
+func (s *Server) loginCompatRoutes(m *http.ServeMux) {
+	m.HandleFunc("GET /{tenant}/discovery/instance", s.instanceDiscovery)
+	// MSAL Go sends /common/UserRealm/{upn}, MSAL Python /common/userrealm/{upn}.
+	m.HandleFunc("GET /{tenant}/{realm}/{upn}", s.userRealm)
+}
+
+// loginHost is the host[:port] of login.<domain> as clients name it.
+func (s *Server) loginHost() string {
+	return strings.TrimPrefix(s.cfg.URL("login"), "https://")
+}
+
+// cloudInstanceName is the login host without its first label and port
+// ("microsoftonline.com" for login.microsoftonline.com).
+func (s *Server) cloudInstanceName() string {
+	h := s.loginHost()
+	if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		h = h[:i]
+	}
+	_, rest, _ := strings.Cut(h, ".")
+	return rest
+}
+
+// instanceDiscovery answers GET /common/discovery/instance: the tenant
+// discovery endpoint of the authority named by authorization_endpoint, and
+// this login host as its only alias.
+func (s *Server) instanceDiscovery(w http.ResponseWriter, r *http.Request) {
+	tenant := r.PathValue("tenant")
+	if ae, err := url.Parse(r.URL.Query().Get("authorization_endpoint")); err == nil {
+		if seg, _, _ := strings.Cut(strings.TrimPrefix(ae.Path, "/"), "/"); seg != "" {
+			tenant = seg
+		}
+	}
+	if strings.ContainsAny(tenant, "?#%") || len(tenant) > 256 {
+		oauthError(w, http.StatusBadRequest, "invalid_instance", "AADSTS50049: Unknown or invalid instance.")
+		return
+	}
+	host := s.loginHost()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"tenant_discovery_endpoint": s.cfg.URL("login") + "/" + url.PathEscape(tenant) + "/v2.0/.well-known/openid-configuration",
+		"api-version":               "1.1",
+		"metadata": []map[string]any{{
+			"preferred_network": host, "preferred_cache": host, "aliases": []string{host},
+		}},
+	})
+}
+
+// userRealm answers GET /common/UserRealm/{upn} (any case of "userrealm"):
+// "Managed" with the domain for a UPN whose domain is a tenant's, as
+// Entra does for cloud-only users; "Unknown" otherwise.
+func (s *Server) userRealm(w http.ResponseWriter, r *http.Request) {
+	if !strings.EqualFold(r.PathValue("realm"), "userrealm") {
+		http.NotFound(w, r)
+		return
+	}
+	out := map[string]any{"ver": "1.0", "account_type": "Unknown", "cloud_instance_name": s.cloudInstanceName(),
+		"cloud_audience_urn": cloudAudienceURN}
+	if _, domain, ok := strings.Cut(r.PathValue("upn"), "@"); ok && domain != "" {
+		if _, err := s.dir.TenantOfDomain(r.Context(), strings.ToLower(domain)); err == nil {
+			out["account_type"], out["domain_name"] = "Managed", strings.ToLower(domain)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// oidcScopes are the scopes MSAL adds to every request; they are not
+// resource permissions and are not echoed.
+var oidcScopes = map[string]bool{"openid": true, "profile": true, "offline_access": true}
+
+// grantedScope is the scope of a user token response: the resource's
+// user_impersonation and every requested resource scope verbatim, since
+// MSAL Go refuses a response that lacks one it asked for ("declined
+// scopes are present").
+func grantedScope(requested, audience string) string {
+	out := []string{audience + "/user_impersonation"}
+	for _, sc := range strings.Fields(requested) {
+		if !oidcScopes[strings.ToLower(sc)] && !strings.EqualFold(sc, out[0]) {
+			out = append(out, sc)
+		}
+	}
+	return strings.Join(out, " ")
+}
