@@ -80,5 +80,26 @@ else
   echo "warning: az not found; TestAzureCLI and TestAzureCLIRestoreBlob will skip"
 fi
 
+echo "== compatibility suite (test/compat: Debian python3-azure, node, az; root for /etc/hosts and :443)"
+# python3-azure (keys, administration, identity) is installed when missing and
+# running as root; where it imports, TestPythonSDK must run. The suite itself
+# needs root; as root it must run (MHSM_REQUIRE_COMPAT), and it restores
+# /etc/hosts when done.
+if ! /usr/bin/python3 -c "import azure.keyvault.keys, azure.keyvault.administration, azure.identity" 2>/dev/null && [ "$(id -u)" = 0 ]; then
+  apt-get install -y -qq python3-azure >/dev/null 2>&1 \
+    || (apt-get update -qq && apt-get install -y -qq python3-azure >/dev/null) \
+    || echo "warning: could not install python3-azure"
+fi
+if /usr/bin/python3 -c "import azure.keyvault.keys, azure.keyvault.administration, azure.identity" 2>/dev/null; then
+  export MHSM_REQUIRE_PYTHON_AZURE=1
+else
+  echo "warning: python3-azure not importable; TestPythonSDK will skip"
+fi
+if [ "$(id -u)" = 0 ]; then
+  export MHSM_REQUIRE_COMPAT=1
+else
+  echo "warning: not root; test/compat will skip"
+fi
+
 echo "== go test -race"
 go test -race -count=1 -timeout 30m ./... 2>&1 | tee /tmp/mhsm-test.log

@@ -137,7 +137,7 @@ func (s *Server) resourceAudience(res string) (string, bool) {
 			return k, true
 		}
 	}
-	return "", false
+	return s.aliasAudience(res) // login_compat.go
 }
 
 // principalClaims builds the access-token claims of a directory principal

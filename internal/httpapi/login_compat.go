@@ -97,3 +97,16 @@ func grantedScope(requested, audience string) string {
 	}
 	return strings.Join(out, " ")
 }
+
+// azureManagementAlias is the classic resource id of Azure Resource
+// Manager, which az and other older clients ask tokens for.
+const azureManagementAlias = "https://management.core.windows.net"
+
+// aliasAudience maps resource ids Azure accepts besides the endpoint URL
+// (only in Azure-hostnames mode): management.core.windows.net is ARM.
+func (s *Server) aliasAudience(res string) (string, bool) {
+	if s.cfg.AzureHostnames && strings.EqualFold(res, azureManagementAlias) {
+		return s.cfg.URL("management"), true
+	}
+	return "", false
+}

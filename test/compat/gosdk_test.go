@@ -42,6 +42,7 @@ func goClient(t *testing.T) *azkeys.Client {
 // only the environment set: it signs and verifies.
 func TestGoDefaultAzureCredential(t *testing.T) {
 	s := server(t)
+	rec.setFamily(t, "go")
 	bin := filepath.Join(t.TempDir(), "defaultcred")
 	build := exec.Command("go", "build", "-o", bin, "./testdata/defaultcred")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -66,6 +67,7 @@ func TestGoDefaultAzureCredential(t *testing.T) {
 // carry its public key.
 func TestGoKeyAttestation(t *testing.T) {
 	c := goClient(t)
+	rec.setFamily(t, "go")
 	ctx := context.Background()
 	kty, crv := azkeys.KeyTypeECHSM, azkeys.CurveNameP384
 	k, err := c.CreateKey(ctx, "attested", azkeys.CreateKeyParameters{Kty: &kty, Curve: &crv}, nil)

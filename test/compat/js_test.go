@@ -18,6 +18,7 @@ import (
 // never races test/jsclient's own npm ci.
 func TestJSDefaultOptions(t *testing.T) {
 	s := server(t)
+	rec.setFamily(t, "js")
 	node, errNode := exec.LookPath("node")
 	npm, errNpm := exec.LookPath("npm")
 	if errNode != nil || errNpm != nil {

@@ -25,6 +25,7 @@ var pythonSteps = []string{"defaultAzureCredentialToken", "createGetListKeys", "
 // azure-keyvault-administration, azure-identity) unmodified.
 func TestPythonSDK(t *testing.T) {
 	s := server(t)
+	rec.setFamily(t, "python")
 	py := "/usr/bin/python3"
 	if err := exec.Command(py, "-c", "import azure.keyvault.keys, azure.keyvault.administration, azure.identity").Run(); err != nil {
 		if os.Getenv("MHSM_REQUIRE_PYTHON_AZURE") != "" {

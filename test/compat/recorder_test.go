@@ -19,6 +19,7 @@ import (
 
 // exchange is one request the server answered.
 type exchange struct {
+	Family                                    string // the test's client family (setFamily)
 	Method, Host, Path, APIVersion, UserAgent string
 	Status                                    int
 	Body                                      string // first bytes of an error answer
@@ -26,8 +27,23 @@ type exchange struct {
 
 // recorder keeps every exchange of the suite's server.
 type recorder struct {
-	mu  sync.Mutex
-	all []exchange
+	mu     sync.Mutex
+	all    []exchange
+	family string
+}
+
+// setFamily attributes the requests until the test ends to family (the
+// suite's tests run one at a time): az's data-plane requests carry the
+// Python SDK's user agent, so the agent alone cannot tell them apart.
+func (rc *recorder) setFamily(t interface{ Cleanup(func()) }, family string) {
+	rc.mu.Lock()
+	rc.family = family
+	rc.mu.Unlock()
+	t.Cleanup(func() {
+		rc.mu.Lock()
+		rc.family = ""
+		rc.mu.Unlock()
+	})
 }
 
 // wrap is the server-side hook (testserver.StartConfigWrapped).
@@ -46,6 +62,7 @@ func (rc *recorder) wrap(next http.Handler) http.Handler {
 			e.Body = sw.body.String()
 		}
 		rc.mu.Lock()
+		e.Family = rc.family
 		rc.all = append(rc.all, e)
 		rc.mu.Unlock()
 	})
@@ -115,6 +132,13 @@ func (rc *recorder) finish() error {
 				e.UserAgent, e.Status, strings.TrimSpace(e.Body)))
 		}
 	}
+	if p := os.Getenv("MHSM_COMPAT_DUMP"); p != "" {
+		var b strings.Builder
+		for _, e := range rc.all {
+			fmt.Fprintf(&b, "%s %d %s https://%s%s api-version=%q ua=%q\n", e.Family, e.Status, e.Method, e.Host, e.Path, e.APIVersion, e.UserAgent)
+		}
+		_ = os.WriteFile(p, []byte(b.String()), 0o644)
+	}
 	if len(bad) > 0 {
 		return fmt.Errorf("%d request(s) the server did not understand:\n  %s", len(bad), strings.Join(bad, "\n  "))
 	}
@@ -182,9 +206,6 @@ func clientOf(ua string) string {
 	}
 	if msalPy.MatchString(ua) {
 		return "python msal (requests)"
-	}
-	if strings.HasPrefix(ua, "Go-http-client") {
-		return "go msal (net/http)"
 	}
 	if f, _, _ := strings.Cut(ua, " "); f != "" {
 		return f
@@ -292,7 +313,7 @@ func (rc *recorder) table() string {
 	cfg := suite.Config()
 	cells := map[[2]string]*cell{}
 	for _, e := range rc.all {
-		k := [2]string{operationOf(e, cfg), clientOf(e.UserAgent)}
+		k := [2]string{operationOf(e, cfg), e.Family + ": " + clientOf(e.UserAgent)}
 		c := cells[k]
 		if c == nil {
 			c = &cell{statuses: map[int]bool{}, versions: map[string]bool{}}
