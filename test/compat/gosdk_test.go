@@ -43,6 +43,13 @@ func goClient(t *testing.T) *azkeys.Client {
 func TestGoDefaultAzureCredential(t *testing.T) {
 	s := server(t)
 	rec.setFamily(t, "go")
+	runDefaultCred(t, clientEnv(s))
+	clientsRun.Store("go", true)
+}
+
+// runDefaultCred builds and runs testdata/defaultcred with env and args.
+func runDefaultCred(t *testing.T, env []string, args ...string) {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "defaultcred")
 	build := exec.Command("go", "build", "-o", bin, "./testdata/defaultcred")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -50,14 +57,13 @@ func TestGoDefaultAzureCredential(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin)
-	cmd.Env = clientEnv(s)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil || strings.TrimSpace(out.String()) != "ok" {
 		t.Fatalf("defaultcred: %v\nstdout: %s\nstderr: %s", err, out.String(), errb.String())
 	}
-	clientsRun.Store("go", true)
 }
 
 // TestGoKeyAttestation gets a key's attestation with azkeys

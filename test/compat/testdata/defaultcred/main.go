@@ -1,8 +1,10 @@
 // Command defaultcred is the program a user already has: azidentity's
 // DefaultAzureCredential(nil) and azkeys.NewClient on the Managed HSM's
-// Azure URL, default options everywhere. It creates an EC key, signs a
-// digest and verifies the signature, then prints "ok". test/compat runs it
-// unmodified against mhsm in Azure-hostnames mode.
+// Azure URL (or the URL given as its argument), default options
+// everywhere. It creates an EC key, signs a digest and verifies the
+// signature, then prints "ok". test/compat runs it unmodified against mhsm
+// in Azure-hostnames mode, and with an ADFS-style challenge on a custom
+// domain.
 package main
 
 import (
@@ -29,7 +31,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	client, err := azkeys.NewClient("https://dev.managedhsm.azure.net/", cred, nil)
+	hsmURL := "https://dev.managedhsm.azure.net/"
+	if len(os.Args) > 1 {
+		hsmURL = os.Args[1]
+	}
+	client, err := azkeys.NewClient(hsmURL, cred, nil)
 	if err != nil {
 		return err
 	}
