@@ -55,11 +55,24 @@ func pathFor(pattern, key string) string {
 	return r.Replace(pattern)
 }
 
-// covers reports whether an assignment at scope covers target ("/" or
-// "/keys/<name>").
+// covers reports whether an assignment at scope covers target ("/",
+// "/keys" or "/keys/<name>"): "/" covers everything, "/keys" every key and
+// the key collection (reference managed-hsm.md §9: "/keys" is a scope of
+// its own), "/keys/<name>" that key only.
 func covers(assignedAt, target string) bool {
 	s, _ := rbac.CanonicalScope(assignedAt)
-	return s == "/" || s == target
+	return s == "/" || s == target || (s == "/keys" && strings.HasPrefix(target, "/keys/"))
+}
+
+// routeTarget is the scope a request on a route that is not key-scoped is
+// decided at: the key collection (/keys…, /deletedkeys…) is "/keys",
+// everything else "/".
+func routeTarget(pattern string) string {
+	p := strings.ToLower(pattern)
+	if p == "/keys" || strings.HasPrefix(p, "/keys/") || p == "/deletedkeys" || strings.HasPrefix(p, "/deletedkeys/") {
+		return "/keys"
+	}
+	return "/"
 }
 
 func grants(role rbac.RoleDefinition, a rbac.Action) bool {
@@ -147,7 +160,7 @@ func runMatrix(t *testing.T, kindIdx int) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			target := "/"
+			target := routeTarget(c.rt.Pattern)
 			if c.target != "" {
 				target = "/keys/" + c.target
 			}
