@@ -16,7 +16,7 @@ func hostsCmd() *cobra.Command {
 		Long: "Print the /etc/hosts lines a machine needs to reach mhsm by name. With --azure, the lines map\n" +
 			"login.microsoftonline.com, management.azure.com, graph.microsoft.com and <hsm>.managedhsm.azure.net\n" +
 			"to mhsm: only for a machine that never talks to real Azure (see docs/compatibility.md).",
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.Print(app.HostsLines(&cfg, names))
 			return nil

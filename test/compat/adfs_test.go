@@ -25,7 +25,9 @@ func TestADFSChallengeDefaultAzureCredential(t *testing.T) {
 		s.Config().Host(hsmName+".managedhsm")); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = addHosts(suite.Config().Host("login"), suite.Config().Host("management"), suite.Config().Host("graph"), suite.Config().Host(hsmName+".managedhsm")) })
+	t.Cleanup(func() {
+		_ = addHosts(suite.Config().Host("login"), suite.Config().Host("management"), suite.Config().Host("graph"), suite.Config().Host(hsmName+".managedhsm"))
+	})
 	var env []string
 	for _, kv := range clientEnv(s) {
 		if !strings.HasPrefix(kv, "AZURE_TENANT_ID=") {
