@@ -2,6 +2,8 @@ package identity
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -52,5 +54,37 @@ func TestUsernamePasswordCredential(t *testing.T) {
 	}
 	if _, err := kc.CreateKey(ctx, "ada-key", azkeys.CreateKeyParameters{Kty: ptr(azkeys.KeyTypeECHSM), Curve: ptr(azkeys.CurveNameP256)}, nil); err != nil {
 		t.Fatalf("azkeys as the user: %s", describe(err))
+	}
+}
+
+// TestUserRealm: GET /common/UserRealm/{upn} in any case of "userrealm"
+// (MSAL Python sends it lower-case) answers Entra's JSON: Managed with the
+// domain for a tenant's user; Unknown without domain_name otherwise.
+func TestUserRealm(t *testing.T) {
+	s := start(t, nil)
+	for _, path := range []string{"/common/UserRealm/", "/common/userrealm/", "/organizations/USERREALM/"} {
+		resp, err := s.Client().Get(s.URL("login") + path + "ada@" + s.Config().Domain + "?api-version=1.0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		err = json.NewDecoder(resp.Body).Decode(&m)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d %v", path, resp.StatusCode, err)
+		}
+		if m["ver"] != "1.0" || m["account_type"] != "Managed" || m["domain_name"] != s.Config().Domain ||
+			m["cloud_instance_name"] == "" || m["cloud_audience_urn"] != "urn:federation:MicrosoftOnline" {
+			t.Fatalf("%s: %v", path, m)
+		}
+	}
+	resp, err := s.Client().Get(s.URL("login") + "/common/userrealm/someone@example.org?api-version=1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || m["account_type"] != "Unknown" || m["domain_name"] != nil {
+		t.Fatalf("unknown domain: %v %v", m, err)
 	}
 }
