@@ -19,14 +19,14 @@ var scopePrefixes = []struct {
 	keyScoped bool
 }{{"", false}, {"/keys", false}, {"/keys/{name}", true}}
 
-// urlScope is the canonical scope named by the request path: "/", "/keys"
-// or "/keys/{name}".
-// prefix is the route's scope prefix (see scopePrefixes).
-func urlScope(prefix string, r *Request) string {
+// urlScope is the canonical scope named by the request path: "/keys/{name}"
+// for key-scoped routes, "/keys" for those under /keys, else "/" ("/keys" is
+// a scope of its own, distinct from "/").
+func urlScope(r *Request) string {
 	if n, ok := r.Params["name"]; ok {
 		return rbac.KeyScope(n)
 	}
-	if prefix == "/keys" {
+	if segs, err := splitPath(r.HTTP.URL.EscapedPath()); err == nil && len(segs) > 0 && strings.EqualFold(segs[0], "keys") {
 		return rbac.KeysScope
 	}
 	return rbac.HSMScope
@@ -65,7 +65,7 @@ func (s *Server) roleRoutes() []Route {
 					if err != nil {
 						return 0, nil, err
 					}
-					sel, err := filterAssignments(all, urlScope(sp.path, r), r.Query.Get("$filter"))
+					sel, err := filterAssignments(all, urlScope(r), r.Query.Get("$filter"))
 					if err != nil {
 						return 0, nil, err
 					}
@@ -81,7 +81,7 @@ func (s *Server) roleRoutes() []Route {
 					if err != nil {
 						return 0, nil, err
 					}
-					if a.Scope != urlScope(sp.path, r) {
+					if a.Scope != urlScope(r) {
 						return 0, nil, errAssignmentNotFound
 					}
 					return http.StatusOK, assignmentOut(a), nil
@@ -95,7 +95,7 @@ func (s *Server) roleRoutes() []Route {
 					if body.Properties.RoleDefinitionID == "" || body.Properties.PrincipalID == "" {
 						return 0, nil, errBadRequest("properties.roleDefinitionId and properties.principalId are required.")
 					}
-					a, err := svc.Assign(r.Ctx, r.HSM, rbac.RoleAssignment{ID: r.Params["id"], Scope: urlScope(sp.path, r),
+					a, err := svc.Assign(r.Ctx, r.HSM, rbac.RoleAssignment{ID: r.Params["id"], Scope: urlScope(r),
 						RoleDefinitionID: body.Properties.RoleDefinitionID, PrincipalID: body.Properties.PrincipalID})
 					if err != nil {
 						return 0, nil, err
@@ -108,7 +108,7 @@ func (s *Server) roleRoutes() []Route {
 					if err != nil {
 						return 0, nil, err
 					}
-					if a.Scope != urlScope(sp.path, r) {
+					if a.Scope != urlScope(r) {
 						return 0, nil, errAssignmentNotFound
 					}
 					if a, err = svc.DeleteAssignment(r.Ctx, r.HSM, a.ID); err != nil {
@@ -144,7 +144,7 @@ func (s *Server) roleRoutes() []Route {
 				}},
 			Route{Method: "PUT", Pattern: rd + "/{id}", Operation: "RoleDefinitionCreate", Action: rbac.RoleDefWrite, KeyScoped: sp.keyScoped,
 				Handle: func(r *Request) (int, any, error) {
-					if urlScope(sp.path, r) != "/" {
+					if urlScope(r) != "/" {
 						return 0, nil, errBadRequest("Managed HSM only supports '/' as the scope of role definitions.")
 					}
 					var body wire.RoleDefinitionCreateParameters
