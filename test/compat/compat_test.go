@@ -7,7 +7,8 @@
 // (recorder_test.go); a request it did not understand (no route, method
 // not allowed, unsupported parameter) fails the suite and is printed. The
 // recorded table is docs/compatibility.md (written with
-// MHSM_WRITE_COMPAT_DOC=1, checked otherwise).
+// MHSM_WRITE_COMPAT_DOC=1, checked otherwise; MHSM_COMPAT_DUMP=<file>
+// writes every recorded request there).
 //
 // The suite needs root: it adds its names to /etc/hosts (and removes them
 // afterwards) and listens on port 443. Without root it skips, unless
