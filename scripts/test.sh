@@ -101,5 +101,9 @@ else
   echo "warning: not root; test/compat will skip"
 fi
 
+# The Wycheproof vectors (../shared/testdata/wycheproof) must be present:
+# without them the keys tests fail instead of skipping.
+export MHSM_REQUIRE_WYCHEPROOF=1
+
 echo "== go test -race"
 go test -race -count=1 -timeout 30m ./... 2>&1 | tee /tmp/mhsm-test.log

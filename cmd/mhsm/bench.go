@@ -12,6 +12,7 @@ import (
 
 	"github.com/mhsm/mhsm/internal/app"
 	"github.com/mhsm/mhsm/internal/bench"
+	"github.com/mhsm/mhsm/internal/client"
 	"github.com/mhsm/mhsm/internal/config"
 )
 
@@ -118,7 +119,7 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 			auditOff = t
 		}
 	case o.devJSON != "":
-		d, err := bench.ReadDev(o.devJSON)
+		d, err := client.ReadDev(o.devJSON)
 		if err != nil {
 			return err
 		}
@@ -210,9 +211,7 @@ func startSelf(ctx context.Context, keepThrottle, audit bool, commitInterval tim
 		}
 		os.RemoveAll(dir)
 	}
-	d := a.Dev
-	t, err := bench.TargetFromDev(bench.Dev{TenantID: d.TenantID, AuthorityHost: d.AuthorityHost, ClientID: d.ClientID,
-		ClientSecret: d.ClientSecret, HSMURL: d.HSMURL, CAFile: d.CAFile}, a.Addr().String())
+	t, err := bench.TargetFromDev(*a.Dev, a.Addr().String())
 	if err != nil {
 		stop()
 		return nil, nil, err

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -114,13 +113,9 @@ func loginCmd() *cobra.Command {
 }
 
 func fromDevJSON(path string, p *client.Profile, secret *string) error {
-	b, err := os.ReadFile(path)
+	d, err := client.ReadDev(path)
 	if err != nil {
 		return err
-	}
-	var d struct{ TenantID, AuthorityHost, ClientID, ClientSecret, CAFile string }
-	if err := json.Unmarshal(b, &d); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
 	}
 	p.TenantID, p.Authority, p.Username, p.CAFile = d.TenantID, strings.TrimRight(d.AuthorityHost, "/"), d.ClientID, d.CAFile
 	*secret = d.ClientSecret

@@ -55,15 +55,9 @@ func (c *dataConn) open(ctx context.Context) error {
 		return c.openProfile(ctx)
 	}
 	if c.devJSON != "" {
-		var d struct {
-			TenantID, AuthorityHost, ClientID, ClientSecret, HSMURL, CAFile string
-		}
-		b, err := os.ReadFile(c.devJSON)
+		d, err := client.ReadDev(c.devJSON)
 		if err != nil {
 			return err
-		}
-		if err := json.Unmarshal(b, &d); err != nil {
-			return fmt.Errorf("%s: %w", c.devJSON, err)
 		}
 		setDefault(&c.caFile, d.CAFile)
 		setDefault(&c.tenant, d.TenantID)

@@ -25,6 +25,8 @@ func serverFlags(cmd *cobra.Command, cfg *config.Server) {
 	f.Float64Var(&cfg.ThrottleHSMRate, "throttle-hsm-rate", cfg.ThrottleHSMRate, "work per HSM in cost units (≈ CPU ms) per second; 0 disables")
 	f.Float64Var(&cfg.ThrottlePrincipalRate, "throttle-principal-rate", cfg.ThrottlePrincipalRate, "work per caller in cost units (≈ CPU ms) per second; 0 disables")
 	f.DurationVar(&cfg.RotationInterval, "rotation-interval", cfg.RotationInterval, "how often automatic key rotation and purge run")
+	f.BoolVar(&cfg.AllowSecurityDomainRedownload, "allow-security-domain-redownload", cfg.AllowSecurityDomainRedownload,
+		"allow security domain downloads after an HSM is activated (default: refused; see docs/security-rbac.md)")
 	identityServerFlags(cmd, cfg)
 	auditServerFlags(cmd, &cfg.Audit) // audit.go
 }

@@ -108,15 +108,17 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	issuer := token.NewIssuer(a.st, sysKey)
 	loginURL := cfg.URL("login")
 	verifier := token.NewVerifier(issuer, func(tid string) string { return httpapi.IssuerURL(loginURL, tid) })
-	a.identity.issuer = issuer
+	a.identity.issuer, a.identity.verifier = issuer, verifier
 	if err := wireIdentity(&cfg, dir, issuer, verifier); err != nil {
 		return nil, err
 	}
-	a.hsms, err = hsm.NewService(ctx, a.st, ring, hsm.Options{BaseURL: func(name string) string { return cfg.URL(name + ".managedhsm") }, Principals: principals{dir},
-		Attestation: attestation{issuer: issuer, issuerOf: func(tid string) string { return httpapi.IssuerURL(loginURL, tid) }}})
+	a.hsms, err = hsm.NewService(ctx, a.st, ring, hsm.Options{BaseURL: func(name string) string { return cfg.URL(name + ".managedhsm") }, Principals: principals{dir}, Groups: principals{dir},
+		AllowSecurityDomainRedownload: cfg.AllowSecurityDomainRedownload,
+		Attestation:                   attestation{issuer: issuer, issuerOf: func(tid string) string { return httpapi.IssuerURL(loginURL, tid) }}})
 	if err != nil {
 		return nil, err
 	}
+	dir.SetMembershipGuard(membershipGuard(a.hsms)) // separation-of-duties guard (groups.go)
 	if err := a.openAudit(ctx, &cfg, sysKey); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
@@ -182,7 +184,7 @@ func (a *App) Addr() net.Addr { return a.ln.Addr() }
 // writes <data-dir>/dev.json first, once the listener is ready.
 func (a *App) Serve(ctx context.Context) error {
 	if a.Dev != nil {
-		if err := a.Dev.write(filepath.Join(a.Config.DataDir, "dev.json")); err != nil {
+		if err := writeDev(a.Dev, filepath.Join(a.Config.DataDir, "dev.json")); err != nil {
 			return err
 		}
 	}

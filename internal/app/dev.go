@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mhsm/mhsm/internal/barrier"
+	"github.com/mhsm/mhsm/internal/client"
 	"github.com/mhsm/mhsm/internal/config"
 	"github.com/mhsm/mhsm/internal/directory"
 	"github.com/mhsm/mhsm/internal/hsm"
@@ -16,23 +17,11 @@ import (
 	"github.com/mhsm/mhsm/internal/store"
 )
 
-// DevInfo is the dev-mode contract written to <data-dir>/dev.json; tests
-// and tools rely on these exact field names.
-type DevInfo struct {
-	TenantID      string `json:"tenantId"`
-	AuthorityHost string `json:"authorityHost"`
-	ClientID      string `json:"clientId"`
-	ClientSecret  string `json:"clientSecret"`
-	HSMURL        string `json:"hsmUrl"`
-	ManagementURL string `json:"managementUrl"`
-	CAFile        string `json:"caFile"`
-	// SubscriptionID and ResourceGroup locate the dev HSM in the management
-	// plane; the dev principal is Owner of the subscription (management.go).
-	SubscriptionID string `json:"subscriptionId"`
-	ResourceGroup  string `json:"resourceGroup"`
-}
+// DevInfo is the dev-mode contract written to <data-dir>/dev.json
+// (client.Dev, its one declaration).
+type DevInfo = client.Dev
 
-func (d *DevInfo) write(path string) error {
+func writeDev(d *DevInfo, path string) error {
 	b, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
 		return err

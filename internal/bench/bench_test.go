@@ -21,8 +21,7 @@ func startServer(tb testing.TB) *Target {
 	s := testserver.Start(tb, func(c *config.Server) {
 		c.ThrottleHSMRate, c.ThrottlePrincipalRate = 1e12, 1e12
 	})
-	t, err := TargetFromDev(Dev{TenantID: s.Dev.TenantID, AuthorityHost: s.Dev.AuthorityHost, ClientID: s.Dev.ClientID,
-		ClientSecret: s.Dev.ClientSecret, HSMURL: s.Dev.HSMURL, CAFile: s.Dev.CAFile}, s.Addr)
+	t, err := TargetFromDev(s.Dev, s.Addr)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mhsm/mhsm/internal/client"
 )
 
 // Target is the server under load: the HSM's base URL, where to dial, the
@@ -35,28 +37,11 @@ type Target struct {
 	Token func(ctx context.Context) (string, error)
 }
 
-// Dev is the subset of a dev-mode server's dev.json the bench reads.
-type Dev struct {
-	TenantID      string `json:"tenantId"`
-	AuthorityHost string `json:"authorityHost"`
-	ClientID      string `json:"clientId"`
-	ClientSecret  string `json:"clientSecret"`
-	HSMURL        string `json:"hsmUrl"`
-	CAFile        string `json:"caFile"`
-}
+// Dev is a dev-mode server's dev.json (client.Dev, its one declaration).
+type Dev = client.Dev
 
-// ReadDev reads a dev.json file.
-func ReadDev(path string) (Dev, error) {
-	var d Dev
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return d, err
-	}
-	if err := json.Unmarshal(b, &d); err != nil {
-		return d, fmt.Errorf("%s: %w", path, err)
-	}
-	return d, nil
-}
+// ReadDev reads a dev.json file (client.ReadDev).
+func ReadDev(path string) (Dev, error) { return client.ReadDev(path) }
 
 // Credentials describe how the bench gets its token when none is given:
 // the client-credentials grant at Authority/Tenant.
@@ -112,7 +97,7 @@ func NewTarget(hsmURL, caFile, dial, token string, creds Credentials) (*Target, 
 }
 
 // TargetFromDev builds a Target from a dev-mode server's dev.json contents.
-func TargetFromDev(d Dev, dial string) (*Target, error) {
+func TargetFromDev(d client.Dev, dial string) (*Target, error) {
 	return NewTarget(d.HSMURL, d.CAFile, dial, "", Credentials{
 		Authority: strings.TrimRight(d.AuthorityHost, "/"), Tenant: d.TenantID, ClientID: d.ClientID, ClientSecret: d.ClientSecret})
 }

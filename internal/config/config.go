@@ -82,6 +82,14 @@ type Server struct {
 	ExternalIssuers []ExternalIssuer
 	// Audit is the audit log (audit.go).
 	Audit Audit
+	// AllowSecurityDomainRedownload lets a caller holding
+	// securitydomain/download/action (the built-in Administrator) download
+	// the security domain of an HSM that is already activated. Off by
+	// default: a fresh download wrapped to the caller's certificates hands
+	// out the key hierarchy root, which opens every backup offline, so once
+	// the first download has activated the HSM further ones are refused
+	// (docs/security-rbac.md).
+	AllowSecurityDomainRedownload bool
 }
 
 // ExternalIssuer trusts another OIDC issuer: its tokens are verified with

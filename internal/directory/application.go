@@ -116,14 +116,14 @@ func getApp(tx store.Tx, tid, idOrAppID string, a *Application) error {
 	if err != nil {
 		return err
 	}
-	if err := getJSON(tx, objKey(tid, KindApplication, id), a); err == nil {
+	if err := store.GetJSON(tx, objKey(tid, KindApplication, id), a); err == nil {
 		return nil
 	}
 	b, err := tx.Get(appIDKey(tid, id))
 	if err != nil {
 		return ErrNotFound
 	}
-	return getJSON(tx, objKey(tid, KindApplication, string(b)), a)
+	return store.GetJSON(tx, objKey(tid, KindApplication, string(b)), a)
 }
 
 // Applications lists the tenant's applications.
@@ -131,7 +131,7 @@ func (d *Directory) Applications(ctx context.Context, tid string) ([]Application
 	var out []Application
 	err := d.view(ctx, func(tx store.Tx) error {
 		var err error
-		out, err = listJSON[Application](tx, "dir/"+tid+"/"+KindApplication+"/")
+		out, err = store.ListJSON[Application](tx, "dir/"+tid+"/"+KindApplication+"/")
 		return err
 	})
 	return out, err

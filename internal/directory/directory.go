@@ -21,7 +21,6 @@ package directory
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -36,7 +35,9 @@ import (
 
 // Errors returned by the directory.
 var (
-	ErrNotFound      = errors.New("directory: not found")
+	// ErrNotFound is store.ErrNotFound: a directory object is absent
+	// exactly when its record is (store.GetJSON's contract).
+	ErrNotFound      = store.ErrNotFound
 	ErrExists        = errors.New("directory: already exists")
 	ErrBadCredential = errors.New("directory: invalid credentials")
 	// ErrLocked is returned instead of checking a credential while the
@@ -64,7 +65,8 @@ type Tenant struct {
 type Options struct {
 	// Password is the argon2id cost; zero means DefaultPasswordParams.
 	Password PasswordParams
-	// Lockout is the retry budget; zero means DefaultLockout.
+	// Lockout is the brute-force protection; zero fields take
+	// DefaultLockout's values.
 	Lockout LockoutPolicy
 }
 
@@ -81,6 +83,8 @@ type Directory struct {
 	groupsMu  sync.Mutex
 	groupsGen uint64
 	groups    map[string][]string // tid/oid → transitive groups at groupsGen
+
+	memberGuard atomic.Pointer[MembershipGuard] // membercheck.go
 }
 
 // New returns a Directory over st with production settings.
@@ -90,9 +94,6 @@ func New(st store.Backend) *Directory { return NewWithOptions(st, Options{}) }
 func NewWithOptions(st store.Backend, o Options) *Directory {
 	if o.Password == (PasswordParams{}) {
 		o.Password = DefaultPasswordParams
-	}
-	if o.Lockout == (LockoutPolicy{}) {
-		o.Lockout = DefaultLockout
 	}
 	d := &Directory{st: st, now: time.Now, pw: o.Password, groups: map[string][]string{}}
 	d.lock = newLockout(o.Lockout, func() time.Time { return d.now() })
@@ -147,7 +148,7 @@ func (d *Directory) CreateTenant(ctx context.Context, displayName, domain string
 		if err := tx.Put(domainKey(domain), []byte(t.ID)); err != nil {
 			return err
 		}
-		return putJSON(tx, tenantKey(t.ID), t)
+		return store.PutJSON(tx, tenantKey(t.ID), t)
 	})
 	if err != nil {
 		return nil, err
@@ -164,7 +165,7 @@ func (d *Directory) Tenant(ctx context.Context, idOrDomain string) (*Tenant, err
 		if err != nil {
 			return err
 		}
-		return getJSON(tx, tenantKey(tid), &t)
+		return store.GetJSON(tx, tenantKey(tid), &t)
 	})
 	if err != nil {
 		return nil, err
@@ -237,50 +238,12 @@ func putObject(tx store.Tx, tid, kind, oid string, v any) error {
 	if err := tx.Put(kindKey(tid, oid), []byte(kind)); err != nil {
 		return err
 	}
-	return putJSON(tx, objKey(tid, kind, oid), v)
+	return store.PutJSON(tx, objKey(tid, kind, oid), v)
 }
 
 func requireTenant(tx store.Tx, tid string) error {
 	if _, err := tx.Get(tenantKey(tid)); err != nil {
 		return fmt.Errorf("%w: tenant", ErrNotFound)
-	}
-	return nil
-}
-
-func listJSON[T any](tx store.Tx, prefix string) ([]T, error) {
-	kvs, err := tx.List(prefix, "", 0)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]T, 0, len(kvs))
-	for _, kv := range kvs {
-		var v T
-		if err := json.Unmarshal(kv.Value, &v); err != nil {
-			return nil, fmt.Errorf("directory: decode %s: %w", kv.Key, err)
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
-func putJSON(tx store.Tx, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return tx.Put(key, b)
-}
-
-func getJSON(tx store.Tx, key string, v any) error {
-	b, err := tx.Get(key)
-	if errors.Is(err, store.ErrNotFound) {
-		return ErrNotFound
-	}
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("directory: decode %s: %w", key, err)
 	}
 	return nil
 }

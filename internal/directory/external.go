@@ -68,7 +68,7 @@ func (d *Directory) ExternalPrincipals(ctx context.Context, tid string) ([]Exter
 	var out []ExternalPrincipal
 	err := d.view(ctx, func(tx store.Tx) error {
 		var err error
-		out, err = listJSON[ExternalPrincipal](tx, "dir/"+tid+"/"+KindExternal+"/")
+		out, err = store.ListJSON[ExternalPrincipal](tx, "dir/"+tid+"/"+KindExternal+"/")
 		return err
 	})
 	return out, err

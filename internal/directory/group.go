@@ -75,7 +75,7 @@ func getGroup(tx store.Tx, tid, id string, g *Group) error {
 	if err != nil {
 		return err
 	}
-	return getJSON(tx, objKey(tid, KindGroup, oid), g)
+	return store.GetJSON(tx, objKey(tid, KindGroup, oid), g)
 }
 
 // Groups lists the tenant's groups.
@@ -83,7 +83,7 @@ func (d *Directory) Groups(ctx context.Context, tid string) ([]Group, error) {
 	var out []Group
 	err := d.view(ctx, func(tx store.Tx) error {
 		var err error
-		out, err = listJSON[Group](tx, "dir/"+tid+"/"+KindGroup+"/")
+		out, err = store.ListJSON[Group](tx, "dir/"+tid+"/"+KindGroup+"/")
 		return err
 	})
 	return out, err
@@ -125,8 +125,13 @@ func (d *Directory) DeleteGroup(ctx context.Context, tid, id string) error {
 }
 
 // AddMember adds the object member (a user, group or service principal)
-// to group gid. Adding an existing member is ErrExists.
+// to group gid. Adding an existing member is ErrExists; a membership the
+// MembershipGuard refuses returns the guard's error (membercheck.go).
 func (d *Directory) AddMember(ctx context.Context, tid, gid, member string) error {
+	return d.guardMembership(ctx, tid, gid, member, func() error { return d.addMember(ctx, tid, gid, member) })
+}
+
+func (d *Directory) addMember(ctx context.Context, tid, gid, member string) error {
 	return d.update(ctx, func(tx store.Tx) error {
 		var g Group
 		if err := getGroup(tx, tid, gid, &g); err != nil {

@@ -77,7 +77,7 @@ func (d *Directory) CreateIdentity(ctx context.Context, tid, name string) (*Mana
 				return err
 			}
 		}
-		if err := putJSON(tx, miKey(tid, name), mi); err != nil {
+		if err := store.PutJSON(tx, miKey(tid, name), mi); err != nil {
 			return err
 		}
 		return putObject(tx, tid, KindServicePrincipal, sp.ObjectID, sp)
@@ -91,7 +91,7 @@ func (d *Directory) CreateIdentity(ctx context.Context, tid, name string) (*Mana
 // Identity returns the managed identity name.
 func (d *Directory) Identity(ctx context.Context, tid, name string) (*ManagedIdentity, error) {
 	var mi ManagedIdentity
-	if err := d.view(ctx, func(tx store.Tx) error { return getJSON(tx, miKey(tid, name), &mi) }); err != nil {
+	if err := d.view(ctx, func(tx store.Tx) error { return store.GetJSON(tx, miKey(tid, name), &mi) }); err != nil {
 		return nil, err
 	}
 	return &mi, nil
@@ -102,7 +102,7 @@ func (d *Directory) Identities(ctx context.Context, tid string) ([]ManagedIdenti
 	var out []ManagedIdentity
 	err := d.view(ctx, func(tx store.Tx) error {
 		var err error
-		out, err = listJSON[ManagedIdentity](tx, "dir/"+tid+"/mi/")
+		out, err = store.ListJSON[ManagedIdentity](tx, "dir/"+tid+"/mi/")
 		return err
 	})
 	return out, err
@@ -117,7 +117,7 @@ func (d *Directory) ResetIdentityHeader(ctx context.Context, tid, name string) (
 	}
 	err = d.update(ctx, func(tx store.Tx) error {
 		var mi ManagedIdentity
-		if err := getJSON(tx, miKey(tid, name), &mi); err != nil {
+		if err := store.GetJSON(tx, miKey(tid, name), &mi); err != nil {
 			return err
 		}
 		if err := tx.Delete(miHeaderKey(mi.HeaderDigest)); err != nil {
@@ -127,7 +127,7 @@ func (d *Directory) ResetIdentityHeader(ctx context.Context, tid, name string) (
 		if err := tx.Put(miHeaderKey(digest), []byte(tid+"/"+strings.ToLower(name))); err != nil {
 			return err
 		}
-		return putJSON(tx, miKey(tid, name), &mi)
+		return store.PutJSON(tx, miKey(tid, name), &mi)
 	})
 	return plain, err
 }
@@ -136,7 +136,7 @@ func (d *Directory) ResetIdentityHeader(ctx context.Context, tid, name string) (
 func (d *Directory) DeleteIdentity(ctx context.Context, tid, name string) error {
 	return d.update(ctx, func(tx store.Tx) error {
 		var mi ManagedIdentity
-		if err := getJSON(tx, miKey(tid, name), &mi); err != nil {
+		if err := store.GetJSON(tx, miKey(tid, name), &mi); err != nil {
 			return err
 		}
 		for _, k := range []string{miHeaderKey(mi.HeaderDigest), globalAppIDKey(mi.ClientID), miKey(tid, name)} {
@@ -168,13 +168,13 @@ func (d *Directory) AuthenticateIdentityHeader(ctx context.Context, header strin
 			return ErrBadCredential
 		}
 		tid, name, _ := strings.Cut(string(b), "/")
-		if err := getJSON(tx, miKey(tid, name), &mi); err != nil {
+		if err := store.GetJSON(tx, miKey(tid, name), &mi); err != nil {
 			return ErrBadCredential
 		}
 		if subtle.ConstantTimeCompare(mi.HeaderDigest, sum[:]) != 1 {
 			return ErrBadCredential
 		}
-		if err := getJSON(tx, objKey(tid, KindServicePrincipal, mi.PrincipalID), &sp); err != nil || !sp.Enabled {
+		if err := store.GetJSON(tx, objKey(tid, KindServicePrincipal, mi.PrincipalID), &sp); err != nil || !sp.Enabled {
 			return ErrBadCredential
 		}
 		return nil

@@ -72,19 +72,19 @@ func object(tx store.Tx, tid, id string) (Object, error) {
 	switch kind {
 	case KindUser:
 		o.User = &User{}
-		err = getJSON(tx, key, o.User)
+		err = store.GetJSON(tx, key, o.User)
 	case KindGroup:
 		o.Group = &Group{}
-		err = getJSON(tx, key, o.Group)
+		err = store.GetJSON(tx, key, o.Group)
 	case KindApplication:
 		o.Application = &Application{}
-		err = getJSON(tx, key, o.Application)
+		err = store.GetJSON(tx, key, o.Application)
 	case KindServicePrincipal:
 		o.ServicePrincipal = &ServicePrincipal{}
-		err = getJSON(tx, key, o.ServicePrincipal)
+		err = store.GetJSON(tx, key, o.ServicePrincipal)
 	case KindExternal:
 		o.External = &ExternalPrincipal{}
-		err = getJSON(tx, key, o.External)
+		err = store.GetJSON(tx, key, o.External)
 	default:
 		return Object{}, ErrNotFound
 	}

@@ -85,7 +85,7 @@ func (d *Directory) CreateUser(ctx context.Context, tid string, n NewUser) (*Use
 	}
 	err = d.update(ctx, func(tx store.Tx) error {
 		var t Tenant
-		if err := getJSON(tx, tenantKey(tid), &t); err != nil {
+		if err := store.GetJSON(tx, tenantKey(tid), &t); err != nil {
 			return err
 		}
 		verified := false
@@ -128,7 +128,7 @@ func getUser(tx store.Tx, tid, idOrUPN string, u *User) error {
 		}
 		oid = string(b)
 	}
-	return getJSON(tx, objKey(tid, KindUser, oid), u)
+	return store.GetJSON(tx, objKey(tid, KindUser, oid), u)
 }
 
 // Users lists the tenant's users.
@@ -136,7 +136,7 @@ func (d *Directory) Users(ctx context.Context, tid string) ([]User, error) {
 	var out []User
 	err := d.view(ctx, func(tx store.Tx) error {
 		var err error
-		out, err = listJSON[User](tx, "dir/"+tid+"/"+KindUser+"/")
+		out, err = store.ListJSON[User](tx, "dir/"+tid+"/"+KindUser+"/")
 		return err
 	})
 	return out, err
@@ -201,11 +201,12 @@ func (d *Directory) DeleteUser(ctx context.Context, tid, id string) error {
 
 // AuthenticatePassword checks a user's password. Every failure — unknown
 // UPN, disabled account, wrong password — is ErrBadCredential and costs
-// one argon2id evaluation; once the UPN's retry budget is spent, ErrLocked
-// is returned without checking, for unknown UPNs as for known ones.
+// one argon2id evaluation; while the request's source (WithSource) is
+// backing off for the UPN, ErrLocked is returned without checking, for
+// unknown UPNs as for known ones (lockout.go).
 func (d *Directory) AuthenticatePassword(ctx context.Context, tid, upn, password string) (*User, error) {
-	key := tid + "/" + CanonicalUPN(upn)
-	if d.lock.locked(key) {
+	key, src := tid+"/"+CanonicalUPN(upn), sourceFrom(ctx)
+	if d.lock.locked(key, src) {
 		return nil, ErrLocked
 	}
 	var u User
@@ -214,7 +215,7 @@ func (d *Directory) AuthenticatePassword(ctx context.Context, tid, upn, password
 		if err != nil {
 			return ErrNotFound
 		}
-		return getJSON(tx, objKey(tid, KindUser, string(b)), &u)
+		return store.GetJSON(tx, objKey(tid, KindUser, string(b)), &u)
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
@@ -225,7 +226,7 @@ func (d *Directory) AuthenticatePassword(ctx context.Context, tid, upn, password
 	}
 	ok := checkPassword(hash, password) && err == nil && len(password) <= MaxPasswordLength
 	if !ok {
-		d.lock.fail(key)
+		d.lock.fail(key, src)
 		return nil, ErrBadCredential
 	}
 	if !u.AccountEnabled {
@@ -233,6 +234,6 @@ func (d *Directory) AuthenticatePassword(ctx context.Context, tid, upn, password
 		// credentials", and do not count it against the budget.
 		return nil, ErrBadCredential
 	}
-	d.lock.succeed(key)
+	d.lock.succeed(key, src)
 	return &u, nil
 }

@@ -43,7 +43,8 @@ func forbidden(format string, a ...any) error {
 	return &Error{Kind: KindForbidden, Code: "Forbidden", Message: fmt.Sprintf(format, a...)}
 }
 
-// ErrKeyNotFound is matched with errors.As on *Error; keyNotFound builds one.
+// keyNotFound is Managed HSM's KeyNotFound for a missing key (KindNotFound);
+// callers match it with AsError, like every *Error.
 func keyNotFound(name string) error {
 	return notFound("KeyNotFound", "A key with (name/id) %s was not found in this key vault.", name)
 }

@@ -61,8 +61,6 @@ type ARMRoute struct {
 	// BodyLimit overrides DefaultBodyLimit when non-zero.
 	BodyLimit int64
 	Handle    func(*ARMRequest) (int, any, error)
-
-	segs []string
 }
 
 // ARMCheck is one (action, scope) pair a request needs.
@@ -119,68 +117,8 @@ func armBadRequest(code, msg string) error {
 	return &apiError{Status: http.StatusBadRequest, Code: code, Message: msg}
 }
 
-type armRouter struct{ routes []*ARMRoute }
-
-func newARMRouter(routes []ARMRoute) *armRouter {
-	r := &armRouter{}
-	for i := range routes {
-		rt := routes[i]
-		rt.segs, _ = splitPath(rt.Pattern)
-		r.routes = append(r.routes, &rt)
-	}
-	return r
-}
-
-// match finds the route for method and segs: the one with the most
-// literal segments wins; pathExists reports a path known under another
-// method.
-func (r *armRouter) match(method string, segs []string) (rt *ARMRoute, p Params, pathExists bool) {
-	best := -1
-	var bestP Params
-	for _, cand := range r.routes {
-		params, lits, ok := cand.matchSegs(segs)
-		if !ok {
-			continue
-		}
-		pathExists = true
-		score := 2 * lits // on a tie, a fixed path beats a {scope*} one
-		if len(cand.segs) == 0 || cand.segs[0] != "{scope*}" {
-			score++
-		}
-		if cand.Method == method && score > best {
-			best, rt, bestP = score, cand, params
-		}
-	}
-	return rt, bestP, pathExists
-}
-
-func (rt *ARMRoute) matchSegs(segs []string) (Params, int, bool) {
-	pat := rt.segs
-	p := Params{}
-	if len(pat) > 0 && pat[0] == "{scope*}" {
-		pat = pat[1:]
-		if len(segs) < len(pat) {
-			return nil, 0, false
-		}
-		p["scope"] = "/" + strings.Join(segs[:len(segs)-len(pat)], "/")
-		segs = segs[len(segs)-len(pat):]
-	}
-	if len(pat) != len(segs) {
-		return nil, 0, false
-	}
-	lits := 0
-	for i, s := range pat {
-		if strings.HasPrefix(s, "{") {
-			p[strings.Trim(s, "{}")] = segs[i]
-			continue
-		}
-		if !strings.EqualFold(s, segs[i]) {
-			return nil, 0, false
-		}
-		lits++
-	}
-	return p, lits, true
-}
+// armRouteSpec is the router's view of an ARMRoute.
+func armRouteSpec(r *ARMRoute) (string, string) { return r.Method, r.Pattern }
 
 // routeScope is the scope a route's action is checked at.
 func routeScope(rt *ARMRoute, p Params) (armrbac.Scope, error) {
@@ -213,6 +151,7 @@ type armTarget struct {
 	params Params
 	scope  armrbac.Scope
 	err    error
+	req    *ARMRequest // made once the api-version is checked
 }
 
 // armResolve routes r. It has no side effects, so it runs before the audit
@@ -256,162 +195,152 @@ func (t *armTarget) hsm() string {
 	return strings.ToLower(name)
 }
 
-// serveManagement is the one guard pipeline of the management plane:
-// route → audit gate → authenticate → decide → act → audit record, as
-// serveData.
+// managementPlane is management.<domain> in the edge pipeline (edge.go):
+// route → audit gate → api-version → authenticate → decide with armrbac
+// → act.
+func (s *Server) managementPlane() *plane[armTarget] {
+	return &plane[armTarget]{
+		name: "management",
+		newEvent: func(s *Server, x *exchange[armTarget], start time.Time) *AuditEvent {
+			return s.newAuditEvent(x.r, x.q, start)
+		},
+		begin:        s.armBegin,
+		authenticate: s.armAuthenticate,
+		authorize:    s.armAuthorizeStep,
+		act:          s.armAct,
+		answer: func(x *exchange[armTarget], err error) *apiError {
+			return toARMError(err, x.ev.RequestID)
+		},
+		internal: func() *apiError {
+			return &apiError{Status: http.StatusInternalServerError, Code: "InternalServerError", Message: "The server encountered an internal error."}
+		},
+		writeError: func(w http.ResponseWriter, _ *exchange[armTarget], e *apiError) {
+			writeJSON(w, e.Status, wire.Error{Error: wire.ErrorDetail{Code: e.Code, Message: e.Message}})
+		},
+		unavailable: auditUnavailableError,
+	}
+}
+
+// serveManagement serves management.<domain>.
 func (s *Server) serveManagement(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	q := r.URL.Query() // parsed once: the audit event and the handler share it
-	ev := s.newAuditEvent(r, q, start)
-	corr := ev.CorrelationID
+	serve(s, s.mgmtP, w, r, armTarget{})
+}
+
+// armBegin sets ARM's id headers and routes.
+func (s *Server) armBegin(w http.ResponseWriter, x *exchange[armTarget]) error {
+	corr := x.ev.CorrelationID
 	if corr == "" {
-		corr = ev.RequestID
+		corr = x.ev.RequestID
 	}
-	w.Header().Set("x-ms-request-id", ev.RequestID)
+	w.Header().Set("x-ms-request-id", x.ev.RequestID)
 	w.Header().Set("x-ms-correlation-request-id", corr)
-	t := s.armResolve(r)
-	ev.HSM = t.hsm()
-	status, body, extra := s.auditGate(ev)
-	if status == 0 {
-		status, body, extra = s.armGuardRecovered(r, q, ev, &t)
-		ev.Status = status
-		if e, ok := body.(*apiError); ok {
-			ev.ResultDescription = e.Code
-		}
-		ev.DurationMs = time.Since(start).Milliseconds()
-		if err := s.recordRequest(r, ev); err != nil {
-			status, body, extra = s.auditFailed(ev, err)
-		}
-	}
-	for k, vs := range extra {
-		w.Header()[k] = vs
-	}
-	s.metrics.Observe("management", ev.Operation, status, time.Since(start))
-	if e, ok := body.(*apiError); ok {
-		writeJSON(w, e.Status, wire.Error{Error: wire.ErrorDetail{Code: e.Code, Message: e.Message}})
-		return
-	}
-	writeJSON(w, status, body)
-}
-
-// armGuardRecovered runs armGuard, turning a panic into a recorded 500.
-func (s *Server) armGuardRecovered(r *http.Request, q url.Values, ev *AuditEvent, t *armTarget) (status int, body any, extra http.Header) {
-	defer func() {
-		if p := recover(); p != nil {
-			if p == http.ErrAbortHandler {
-				panic(p)
-			}
-			slog.Error("panic serving a management request", "requestId", ev.RequestID, "operation", ev.Operation, "type", fmt.Sprintf("%T", p))
-			e := &apiError{Status: http.StatusInternalServerError, Code: "InternalServerError", Message: "The server encountered an internal error."}
-			status, body, extra = e.Status, e, nil
-		}
-	}()
-	return s.armGuard(r, q, ev, t)
-}
-
-// armGuard authenticates, authorizes and runs the handler. q is
-// r.URL.Query().
-func (s *Server) armGuard(r *http.Request, q url.Values, ev *AuditEvent, t *armTarget) (int, any, http.Header) {
-	fail := func(err error) (int, any, http.Header) {
-		e := toARMError(err, ev.RequestID)
-		return e.Status, e, nil
-	}
+	x.state = s.armResolve(x.r)
+	t := &x.state
+	x.ev.HSM = t.hsm()
 	if s.mgmt == nil {
-		return fail(&apiError{Status: http.StatusNotFound, Code: "NotFound", Message: "Unknown host."})
+		return &apiError{Status: http.StatusNotFound, Code: "NotFound", Message: "Unknown host."}
 	}
 	if t.rt != nil {
-		ev.Operation, ev.Action = t.rt.Operation, rbac.Action(t.rt.Action)
+		x.ev.Operation, x.ev.Action = t.rt.Operation, rbac.Action(t.rt.Action)
 	}
-	if t.err != nil {
-		return fail(t.err)
+	return t.err
+}
+
+// armAuthenticate requires the api-version, then a management token
+// unless the route is public.
+func (s *Server) armAuthenticate(x *exchange[armTarget]) (*token.Claims, error) {
+	t := &x.state
+	if x.q.Get("api-version") == "" {
+		return nil, armBadRequest("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
 	}
-	rt, params, scope := t.rt, t.params, t.scope
-	if q.Get("api-version") == "" {
-		return fail(armBadRequest("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."))
+	x.ev.Scope = t.scope.String()
+	t.req = &ARMRequest{Ctx: x.r.Context(), HTTP: x.r, Params: t.params, Query: x.q, Scope: t.scope, Header: http.Header{}, route: t.rt, policy: s.mgmt.Policy()}
+	if t.rt.Public {
+		return nil, nil
 	}
-	ev.Scope = scope.String()
-	req := &ARMRequest{Ctx: r.Context(), HTTP: r, Params: params, Query: q, Scope: scope, Header: http.Header{}, route: rt, policy: s.mgmt.Policy()}
-	if !rt.Public {
-		claims, digest, err := s.authenticateARM(r)
-		ev.tokenDigest = digest
-		if err != nil {
-			e := &apiError{Status: http.StatusUnauthorized, Code: "InvalidAuthenticationToken", Message: "The access token is missing or invalid."}
-			return e.Status, e, http.Header{"Www-Authenticate": {`Bearer authorization_uri="` + s.cfg.URL("login") + `/", error="invalid_token", error_description="The access token is missing or invalid."`}}
-		}
-		ev.CallerOID, ev.CallerTID, ev.AppID = claims.ObjectID, claims.TenantID, claims.AppID
-		ev.UPN, ev.IDType = claims.UPN, claims.IDType
-		req.Caller = claims
-		if status, body, hdr, done := s.armAuthorize(req, ev); done {
-			return status, body, hdr
-		}
+	claims, digest, err := s.authenticateARM(x.r)
+	x.ev.tokenDigest = digest
+	if err != nil {
+		return nil, &apiError{Status: http.StatusUnauthorized, Code: "InvalidAuthenticationToken", Message: "The access token is missing or invalid.",
+			Header: http.Header{"Www-Authenticate": {`Bearer authorization_uri="` + s.cfg.URL("login") + `/", error="invalid_token", error_description="The access token is missing or invalid."`}}}
 	}
+	t.req.Caller = claims
+	return claims, nil
+}
+
+// armAuthorizeStep decides for an authenticated caller (public routes
+// need no decision).
+func (s *Server) armAuthorizeStep(x *exchange[armTarget]) error {
+	if x.state.rt.Public {
+		return nil
+	}
+	return s.armAuthorize(x.state.req, x.ev)
+}
+
+// armAct reads the body, decides the route's further checks (Also) and
+// runs the handler.
+func (s *Server) armAct(x *exchange[armTarget]) (int, any, error) {
+	rt, req, ev := x.state.rt, x.state.req, x.ev
 	limit := int64(DefaultBodyLimit)
 	if rt.BodyLimit != 0 {
 		limit = rt.BodyLimit
 	}
-	body, err := readBody(r, limit)
+	body, err := readBody(x.r, limit)
 	if err != nil {
-		return fail(armBadRequest("InvalidRequestContent", "The request body could not be read."))
+		return 0, nil, armBadRequest("InvalidRequestContent", "The request body could not be read.")
 	}
 	if int64(len(body)) > limit {
-		return fail(&apiError{Status: http.StatusRequestEntityTooLarge, Code: "RequestTooLarge", Message: fmt.Sprintf("The request body exceeds %d bytes.", limit)})
+		return 0, nil, errTooLarge(limit)
 	}
 	req.body = body
 	if rt.Also != nil {
 		checks, err := rt.Also(req)
 		if err != nil {
-			return fail(err)
+			return 0, nil, err
 		}
 		for _, c := range checks {
 			if d := req.policy.Decide(req.Principal, c.Action, c.Scope); !d.Allowed {
 				ev.Decision, ev.Decided = rbac.Decision{}, true
 				ev.Action, ev.Scope = rbac.Action(c.Action), c.Scope.String()
-				return fail(armDenied(req.Caller, c.Action, c.Scope))
+				return 0, nil, armDenied(req.Caller, c.Action, c.Scope)
 			}
 		}
 	}
 	status, out, err := rt.Handle(req)
-	if err != nil {
-		return fail(err)
-	}
-	return status, out, req.Header
+	x.header = req.Header
+	return status, out, err
 }
 
 // armAuthorize resolves the subscription and the caller's groups and
-// decides; done is true when the request must stop with the given answer.
-func (s *Server) armAuthorize(req *ARMRequest, ev *AuditEvent) (int, any, http.Header, bool) {
-	fail := func(err error) (int, any, http.Header, bool) {
-		e := toARMError(err, ev.RequestID)
-		return e.Status, e, nil, true
-	}
+// decides.
+func (s *Server) armAuthorize(req *ARMRequest, ev *AuditEvent) error {
 	rt, claims := req.route, req.Caller
 	if req.Scope.Subscription != "" {
 		sub, err := s.mgmt.Subscription(req.Ctx, req.Scope.Subscription)
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		if !strings.EqualFold(sub.TenantID, claims.TenantID) {
-			e := &apiError{Status: http.StatusUnauthorized, Code: "InvalidAuthenticationTokenTenant",
+			return &apiError{Status: http.StatusUnauthorized, Code: "InvalidAuthenticationTokenTenant",
 				Message: "The access token is from the wrong issuer. It must match the tenant associated with this subscription. Please use the authority (URL) '" + s.cfg.URL("login") + "/" + sub.TenantID + "' to get the token."}
-			return e.Status, e, nil, true
 		}
 		req.Subscription = sub
 	}
 	groups, err := s.groupsOf(req.Ctx, claims.TenantID, claims.ObjectID)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	req.Principal = armrbac.Principal{ObjectID: claims.ObjectID, Groups: append(append([]string{}, claims.Groups...), groups...)}
 	switch {
 	case rt.AnyCaller:
-		return 0, nil, nil, false
+		return nil
 	case rt.Visible || rt.Filter:
 		ev.Decided = true
 		if req.policy.Visible(req.Principal, req.Scope) {
 			ev.Decision = rbac.Decision{Allowed: true}
-			return 0, nil, nil, false
+			return nil
 		}
-		return fail(armDenied(claims, rt.Action, req.Scope))
+		return armDenied(claims, rt.Action, req.Scope)
 	}
 	d := req.policy.Decide(req.Principal, rt.Action, req.Scope)
 	if !d.Allowed && rt.Alt != "" {
@@ -420,9 +349,9 @@ func (s *Server) armAuthorize(req *ARMRequest, ev *AuditEvent) (int, any, http.H
 	req.Decision = d
 	ev.Decision, ev.Decided = rbac.Decision{Allowed: d.Allowed, Assignment: d.Assignment, Role: d.Role}, true
 	if !d.Allowed {
-		return fail(armDenied(claims, rt.Action, req.Scope))
+		return armDenied(claims, rt.Action, req.Scope)
 	}
-	return 0, nil, nil, false
+	return nil
 }
 
 // armDenied is ARM's AuthorizationFailed.
@@ -435,18 +364,18 @@ func armDenied(c *token.Claims, a armrbac.Action, scope armrbac.Scope) error {
 // authenticateARM verifies a bearer token whose audience is the
 // management endpoint; the digest is as authenticate's.
 func (s *Server) authenticateARM(r *http.Request) (*token.Claims, token.Digest, error) {
-	auth := r.Header.Get("Authorization")
-	const prefix = "bearer "
-	if len(auth) <= len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) {
-		return nil, token.Digest{}, token.ErrInvalid
+	raw, err := bearerToken(r)
+	if err != nil {
+		return nil, token.Digest{}, err
 	}
-	return s.verifier.VerifyDigest(r.Context(), strings.TrimSpace(auth[len(prefix):]), s.cfg.URL("management"))
+	return s.verifier.VerifyDigest(r.Context(), raw, s.cfg.URL("management"))
 }
 
 var statusOfMgmtKind = map[mgmt.Kind]int{
 	mgmt.KindBadRequest: http.StatusBadRequest,
 	mgmt.KindNotFound:   http.StatusNotFound,
 	mgmt.KindConflict:   http.StatusConflict,
+	mgmt.KindForbidden:  http.StatusForbidden,
 }
 
 // toARMError maps any error to what a management caller sees; unknown

@@ -61,7 +61,7 @@ func countPublic(rs []ARMRoute) int {
 }
 
 func TestARMRouting(t *testing.T) {
-	r := newARMRouter((&Server{}).ARMRoutes())
+	r := newRouter((&Server{}).ARMRoutes(), armRouteSpec)
 	const sub = "subscriptions/11111111-1111-1111-1111-111111111111"
 	cases := []struct {
 		method, path, op, scope string

@@ -17,6 +17,9 @@ type apiError struct {
 	Code    string
 	Message string
 	Inner   string // innererror code, if any
+	// Header holds response headers sent with the error
+	// (WWW-Authenticate, Retry-After).
+	Header http.Header
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }

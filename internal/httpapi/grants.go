@@ -17,68 +17,70 @@ const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 // tokenEndpoint implements the grants client_credentials (client secret,
 // certificate assertion or federated assertion), password (users, through
 // a public client) and refresh_token.
-func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+func (s *Server) tokenEndpoint(l *loginReq) (int, any, error) {
+	r := l.r
+	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
-		oauthError(w, http.StatusBadRequest, "invalid_request", "AADSTS900144: The request body must be a form.")
-		return
+		return 0, nil, oauthErr(http.StatusBadRequest, "invalid_request", "AADSTS900144: The request body must be a form.")
 	}
+	// Failed credentials are counted per (principal, TCP peer): see
+	// directory/lockout.go.
+	r = r.WithContext(directory.WithSource(r.Context(), r.RemoteAddr))
+	l.r = r
 	f := r.PostForm
 	clientID := strings.TrimSpace(f.Get("client_id"))
 	secret := f.Get("client_secret")
 	if u, p, ok := r.BasicAuth(); ok {
 		clientID, secret = u, p
 	}
-	tid, ok := s.grantTenant(w, r, clientID)
-	if !ok {
-		return
+	tid, err := s.grantTenant(l, clientID)
+	if err != nil {
+		return 0, nil, err
 	}
 	switch f.Get("grant_type") {
 	case "client_credentials":
-		s.clientCredentials(w, r, tid, clientID, secret)
+		return s.clientCredentials(l, tid, clientID, secret)
 	case "password":
-		s.passwordGrant(w, r, tid, clientID, secret)
+		return s.passwordGrant(l, tid, clientID, secret)
 	case "refresh_token":
-		s.refreshGrant(w, r, tid, clientID)
-	default:
-		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "AADSTS70003: The grant type is not supported.")
+		return s.refreshGrant(l, tid, clientID, secret)
 	}
+	return 0, nil, oauthErr(http.StatusBadRequest, "unsupported_grant_type", "AADSTS70003: The grant type is not supported.")
 }
 
 // grantTenant is the tenant of the path, or, on the tenant-less /adfs
 // endpoints, the tenant of the user's domain or of the client id.
-func (s *Server) grantTenant(w http.ResponseWriter, r *http.Request, clientID string) (string, bool) {
+func (s *Server) grantTenant(l *loginReq, clientID string) (string, error) {
+	r := l.r
 	if !strings.HasPrefix(r.URL.Path, "/adfs/") {
-		return s.tenantOr404(w, r)
+		return s.tenantOf(l)
 	}
 	if _, domain, ok := strings.Cut(r.PostForm.Get("username"), "@"); ok {
 		if tid, err := s.dir.TenantOfDomain(r.Context(), strings.TrimSpace(domain)); err == nil {
-			return tid, true
+			return tid, nil
 		}
 	}
 	if tid, err := s.dir.TenantOfClient(r.Context(), clientID); err == nil {
-		return tid, true
+		return tid, nil
 	}
 	if rt := r.PostForm.Get("refresh_token"); rt != "" {
 		// The tenant of a refresh token is checked on redemption.
-		return "", true
+		return "", nil
 	}
 	if r.PostForm.Get("grant_type") == "password" {
 		// Unknown domain: answer exactly as for a wrong password.
 		_, _ = s.dir.AuthenticatePassword(r.Context(), "", r.PostForm.Get("username"), r.PostForm.Get("password"))
-		credentialError(w, directory.ErrBadCredential, true)
-		return "", false
+		return "", credentialError(directory.ErrBadCredential, true)
 	}
-	credentialError(w, directory.ErrBadCredential, false)
-	return "", false
+	return "", credentialError(directory.ErrBadCredential, false)
 }
 
-func (s *Server) clientCredentials(w http.ResponseWriter, r *http.Request, tid, clientID, secret string) {
+func (s *Server) clientCredentials(l *loginReq, tid, clientID, secret string) (int, any, error) {
+	r := l.r
 	f := r.PostForm
 	audience, ok := s.audienceOf(f.Get("scope"))
 	if !ok {
-		oauthError(w, http.StatusBadRequest, "invalid_scope", "AADSTS1002012: The scope must be a resource of this server followed by /.default.")
-		return
+		return 0, nil, oauthErr(http.StatusBadRequest, "invalid_scope", "AADSTS1002012: The scope must be a resource of this server followed by /.default.")
 	}
 	var sp *directory.ServicePrincipal
 	var err error
@@ -88,20 +90,17 @@ func (s *Server) clientCredentials(w http.ResponseWriter, r *http.Request, tid, 
 	case secret != "" && f.Get("client_assertion") == "":
 		sp, err = s.dir.AuthenticateSecret(r.Context(), tid, clientID, secret)
 	default:
-		oauthError(w, http.StatusBadRequest, "invalid_client", "AADSTS7000218: The request must contain client_secret or client_assertion.")
-		return
+		return 0, nil, oauthErr(http.StatusBadRequest, "invalid_client", "AADSTS7000218: The request must contain client_secret or client_assertion.")
 	}
 	if err != nil {
-		credentialError(w, err, false)
-		return
+		return 0, nil, credentialError(err, false)
 	}
 	c, err := s.principalClaims(r.Context(), tid, sp.ObjectID, audience)
 	if err != nil {
-		credentialError(w, err, false)
-		return
+		return 0, nil, credentialError(err, false)
 	}
 	c.AppID, c.Azp, c.IDType, c.Name = sp.AppID, sp.AppID, token.IDTypeApp, sp.DisplayName
-	s.issueAccess(w, r, c, nil)
+	return s.issueAccess(l, c, nil)
 }
 
 // assertionClient authenticates a client by a signed assertion: its own
@@ -123,10 +122,10 @@ func (s *Server) assertionClient(r *http.Request, tid, clientID, assertion strin
 		}
 		jti, exp, err := token.VerifyClientAssertion(assertion, clientID, s.tokenEndpoints(tid), creds, s.verifier.Now())
 		if err != nil || s.verifier.AssertionReplayed(clientID, jti, exp) {
-			s.dir.ClientFailed(tid, clientID)
+			s.dir.ClientFailed(r.Context(), tid, clientID)
 			return nil, directory.ErrBadCredential
 		}
-		s.dir.ClientSucceeded(tid, clientID)
+		s.dir.ClientSucceeded(r.Context(), tid, clientID)
 		return sp, nil
 	}
 	_, _, err = s.verifier.VerifyFederated(r.Context(), assertion, func(iss, sub string) (string, bool) {
@@ -138,10 +137,10 @@ func (s *Server) assertionClient(r *http.Request, tid, clientID, assertion strin
 		return "", false
 	})
 	if err != nil {
-		s.dir.ClientFailed(tid, clientID)
+		s.dir.ClientFailed(r.Context(), tid, clientID)
 		return nil, directory.ErrBadCredential
 	}
-	s.dir.ClientSucceeded(tid, clientID)
+	s.dir.ClientSucceeded(r.Context(), tid, clientID)
 	return sp, nil
 }
 
@@ -165,68 +164,66 @@ func assertionIssuer(raw string) string {
 
 // passwordGrant signs a user in with UPN and password through a public
 // client (or a confidential client that also proves its secret).
-func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, tid, clientID, secret string) {
+func (s *Server) passwordGrant(l *loginReq, tid, clientID, secret string) (int, any, error) {
+	r := l.r
 	f := r.PostForm
 	audience, ok := s.audienceOf(f.Get("scope"))
 	if !ok {
-		oauthError(w, http.StatusBadRequest, "invalid_scope", "AADSTS1002012: The scope must be a resource of this server followed by /.default.")
-		return
+		return 0, nil, oauthErr(http.StatusBadRequest, "invalid_scope", "AADSTS1002012: The scope must be a resource of this server followed by /.default.")
 	}
 	if secret != "" {
 		if _, err := s.dir.AuthenticateSecret(r.Context(), tid, clientID, secret); err != nil {
-			credentialError(w, err, false)
-			return
+			return 0, nil, credentialError(err, false)
 		}
 	} else if !s.dir.PublicClient(r.Context(), tid, clientID) {
-		oauthError(w, http.StatusUnauthorized, "invalid_client", "AADSTS7000218: The client is not a public client; it must present a credential.")
-		return
+		return 0, nil, oauthErr(http.StatusUnauthorized, "invalid_client", "AADSTS7000218: The client is not a public client; it must present a credential.")
 	}
 	u, err := s.dir.AuthenticatePassword(r.Context(), tid, f.Get("username"), f.Get("password"))
+	s.noteUsername(l, tid, f.Get("username"), u)
 	if err != nil {
-		credentialError(w, err, true)
-		return
+		return 0, nil, credentialError(err, true)
 	}
-	s.userToken(w, r, u, clientID, audience)
+	return s.userToken(l, u, clientID, audience)
 }
 
-func (s *Server) userToken(w http.ResponseWriter, r *http.Request, u *directory.User, clientID, audience string) {
+func (s *Server) userToken(l *loginReq, u *directory.User, clientID, audience string) (int, any, error) {
+	r := l.r
 	c, err := s.principalClaims(r.Context(), u.TenantID, u.ID, audience)
 	if err != nil {
-		credentialError(w, err, true)
-		return
+		return 0, nil, credentialError(err, true)
 	}
 	c.AppID, c.Azp, c.IDType, c.UPN, c.Name, c.Scope = clientID, clientID, token.IDTypeUser, u.UserPrincipalName, u.DisplayName, "user_impersonation"
 	extra, err := s.userExtras(r.Context(), r, u, clientID, audience)
 	if err != nil {
-		credentialError(w, err, true)
-		return
+		return 0, nil, credentialError(err, true)
 	}
-	s.issueAccess(w, r, c, extra)
+	return s.issueAccess(l, c, extra)
 }
 
 // refreshGrant redeems a refresh token (once) for a new access token and
 // refresh token, if the user is still enabled and has not changed the
-// password since the token was issued.
-func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, tid, clientID string) {
+// password since the token was issued. The client authenticates as for
+// the original grant (refreshclient.go) before the token is consumed.
+func (s *Server) refreshGrant(l *loginReq, tid, clientID, secret string) (int, any, error) {
+	r := l.r
 	f := r.PostForm
 	audience, ok := s.audienceOf(f.Get("scope"))
 	if !ok {
-		oauthError(w, http.StatusBadRequest, "invalid_scope", "AADSTS1002012: The scope must be a resource of this server followed by /.default.")
-		return
+		return 0, nil, oauthErr(http.StatusBadRequest, "invalid_scope", "AADSTS1002012: The scope must be a resource of this server followed by /.default.")
+	}
+	if err := s.refreshClient(r, tid, clientID, secret); err != nil {
+		return 0, nil, credentialError(err, false)
 	}
 	g, err := s.issuer.RedeemRefreshToken(r.Context(), f.Get("refresh_token"))
-	if err != nil || (tid != "" && g.TenantID != tid) || !strings.EqualFold(g.ClientID, clientID) {
+	if err != nil || (tid != "" && g.TenantID != tid) || !strings.EqualFold(g.ClientID, clientID) || (g.Confidential && secret == "") {
 		if err != nil && !errors.Is(err, token.ErrInvalid) {
-			oauthError(w, http.StatusInternalServerError, "server_error", "The token could not be issued.")
-			return
+			return 0, nil, oauthErr(http.StatusInternalServerError, "server_error", "The token could not be issued.")
 		}
-		oauthError(w, http.StatusBadRequest, "invalid_grant", "AADSTS70000: The refresh token is invalid or expired.")
-		return
+		return 0, nil, oauthErr(http.StatusBadRequest, "invalid_grant", "AADSTS70000: The refresh token is invalid or expired.")
 	}
 	u, err := s.dir.User(r.Context(), g.TenantID, g.ObjectID)
 	if err != nil || !u.AccountEnabled || g.Issued.Before(u.PasswordChanged) {
-		oauthError(w, http.StatusBadRequest, "invalid_grant", "AADSTS70000: The refresh token is invalid or expired.")
-		return
+		return 0, nil, oauthErr(http.StatusBadRequest, "invalid_grant", "AADSTS70000: The refresh token is invalid or expired.")
 	}
-	s.userToken(w, r, u, clientID, audience)
+	return s.userToken(l, u, clientID, audience)
 }

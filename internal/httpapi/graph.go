@@ -3,12 +3,12 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -54,93 +54,140 @@ func (g *graphReq) decode(v any) error {
 	return nil
 }
 
-type graphError struct {
-	status  int
-	code    string
-	message string
+func graphBadRequest(msg string) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Code: "Request_BadRequest", Message: msg}
 }
 
-func (e *graphError) Error() string { return e.code + ": " + e.message }
-
-func graphBadRequest(msg string) *graphError {
-	return &graphError{http.StatusBadRequest, "Request_BadRequest", msg}
-}
-
-func graphNotFound() *graphError {
-	return &graphError{http.StatusNotFound, "Request_ResourceNotFound", "Resource does not exist or one of its queried reference-property objects are not present."}
+func graphNotFound() *apiError {
+	return &apiError{Status: http.StatusNotFound, Code: "Request_ResourceNotFound", Message: "Resource does not exist or one of its queried reference-property objects are not present."}
 }
 
 // graphMaxBody bounds Graph request bodies.
 const graphMaxBody = 1 << 20
 
-// serveGraph is the Graph host's one pipeline: authenticate → route →
-// authorize by directory role → act.
-func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
-	reqID := uuid.NewString()
-	w.Header().Set("request-id", reqID)
-	w.Header().Set("client-request-id", r.Header.Get("client-request-id"))
-	c, err := s.graphCaller(r)
-	if err == nil {
-		noteIdentity(r.Context(), c) // audit.go: the record names the caller
-	}
-	if err != nil {
-		w.Header().Set("WWW-Authenticate", `Bearer authorization_uri="`+s.cfg.URL("login")+`", resource="`+s.cfg.URL("graph")+`"`)
-		writeGraphError(w, &graphError{http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure."}, reqID)
-		return
-	}
-	segs, err := graphSegments(r.URL.EscapedPath())
-	if err != nil {
-		writeGraphError(w, graphBadRequest("The request path is invalid."), reqID)
-		return
-	}
-	rt, params, exists := matchGraph(r.Method, segs)
-	if rt == nil {
-		if exists {
-			writeGraphError(w, &graphError{http.StatusMethodNotAllowed, "Request_BadRequest", "The method is not allowed on this resource."}, reqID)
-			return
-		}
-		writeGraphError(w, &graphError{http.StatusBadRequest, "BadRequest", "Resource not found for the segment '" + lastSeg(segs) + "'."}, reqID)
-		return
-	}
-	if c.IDType == token.IDTypeExternal {
-		writeGraphError(w, errDenied, reqID)
-		return
-	}
-	if rt.Write {
-		admin, err := s.dir.IsAdministrator(r.Context(), c.TenantID, c.ObjectID)
-		if err != nil || !admin {
-			writeGraphError(w, errDenied, reqID)
-			return
-		}
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, graphMaxBody+1))
-	if err != nil || len(body) > graphMaxBody {
-		writeGraphError(w, graphBadRequest("The request body is too large."), reqID)
-		return
-	}
-	g := &graphReq{ctx: r.Context(), r: r, tid: c.TenantID, caller: c, params: params, query: r.URL.Query(), body: body}
-	status, out, err := rt.Handle(s, g)
-	if err != nil {
-		writeGraphError(w, toGraphError(err, reqID), reqID)
-		return
-	}
-	if out == nil {
-		w.WriteHeader(status)
-		return
-	}
-	writeJSON(w, status, out)
+// graphState is a Graph request's route.
+type graphState struct {
+	rt     *graphRoute
+	params Params
 }
 
-var errDenied = &graphError{http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."}
+// graphPlane is graph.<domain> in the edge pipeline (edge.go):
+// authenticate → route → authorize by directory role → act. Records go to
+// the server chain under the caller's tenant; their id is Graph's
+// request-id.
+func (s *Server) graphPlane() *plane[graphState] {
+	return &plane[graphState]{
+		newEvent:     s.graphEvent,
+		begin:        s.graphBegin,
+		authFirst:    true,
+		authenticate: s.graphAuthenticate,
+		authorize:    s.graphAuthorize,
+		act:          s.graphAct,
+		answer: func(x *exchange[graphState], err error) *apiError {
+			return toGraphError(err, x.ev.RequestID)
+		},
+		internal: func() *apiError {
+			return &apiError{Status: http.StatusInternalServerError, Code: "InternalServerError", Message: "The server encountered an internal error."}
+		},
+		writeError: func(w http.ResponseWriter, x *exchange[graphState], e *apiError) {
+			writeGraphError(w, e, x.ev.RequestID)
+		},
+		unavailable:      oauthUnavailable,
+		writeUnavailable: writeOAuthError,
+		finish: func(x *exchange[graphState], _ int) {
+			x.ev.TenantID = x.ev.CallerTID
+		},
+		bareEmpty: true,
+	}
+}
+
+// serveGraph serves graph.<domain>.
+func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
+	serve(s, s.graphP, w, r, graphState{})
+}
+
+// graphEvent starts the audit event of a Graph request.
+func (s *Server) graphEvent(_ *Server, x *exchange[graphState], start time.Time) *AuditEvent {
+	r := x.r
+	ev := &AuditEvent{Time: start.UTC(), RequestID: uuid.NewString(), Method: r.Method, ClientIP: clientIP(r),
+		ClientInfo: r.UserAgent(), RequestURI: publicURI(r, x.q), noTokenHash: true}
+	if c := r.Header.Get("client-request-id"); isGUID(c) {
+		ev.CorrelationID = c
+	}
+	return ev
+}
+
+// graphBegin sets Graph's id headers and routes.
+func (s *Server) graphBegin(w http.ResponseWriter, x *exchange[graphState]) error {
+	r := x.r
+	w.Header().Set("request-id", x.ev.RequestID)
+	w.Header().Set("client-request-id", r.Header.Get("client-request-id"))
+	w.Header().Set("x-ms-request-id", x.ev.RequestID)
+	x.ev.Operation = "GraphRequest"
+	segs, err := graphSegments(r.URL.EscapedPath())
+	if err != nil {
+		return graphBadRequest("The request path is invalid.")
+	}
+	rt, params, exists := s.graph.match(r.Method, segs)
+	if rt == nil {
+		if exists {
+			return &apiError{Status: http.StatusMethodNotAllowed, Code: "Request_BadRequest", Message: "The method is not allowed on this resource."}
+		}
+		return &apiError{Status: http.StatusBadRequest, Code: "BadRequest", Message: "Resource not found for the segment '" + lastSeg(segs) + "'."}
+	}
+	x.state = graphState{rt: rt, params: params}
+	x.ev.Operation = rt.Operation
+	return nil
+}
+
+// graphAuthenticate verifies the bearer token for the Graph audience.
+func (s *Server) graphAuthenticate(x *exchange[graphState]) (*token.Claims, error) {
+	c, err := s.graphCaller(x.r)
+	if err != nil {
+		return nil, &apiError{Status: http.StatusUnauthorized, Code: "InvalidAuthenticationToken", Message: "Access token validation failure.",
+			Header: http.Header{"Www-Authenticate": {`Bearer authorization_uri="` + s.cfg.URL("login") + `", resource="` + s.cfg.URL("graph") + `"`}}}
+	}
+	return c, nil
+}
+
+// graphAuthorize refuses external issuers' tokens, and writes by anyone
+// but a tenant administrator.
+func (s *Server) graphAuthorize(x *exchange[graphState]) error {
+	c := x.caller
+	if c.IDType == token.IDTypeExternal {
+		return errDenied()
+	}
+	if x.state.rt.Write {
+		admin, err := s.dir.IsAdministrator(x.r.Context(), c.TenantID, c.ObjectID)
+		if err != nil || !admin {
+			return errDenied()
+		}
+	}
+	return nil
+}
+
+// graphAct reads the body and runs the handler.
+func (s *Server) graphAct(x *exchange[graphState]) (int, any, error) {
+	r, c := x.r, x.caller
+	body, err := readBody(r, graphMaxBody)
+	if err != nil || len(body) > graphMaxBody {
+		return 0, nil, graphBadRequest("The request body is too large.")
+	}
+	g := &graphReq{ctx: r.Context(), r: r, tid: c.TenantID, caller: c, params: x.state.params, query: x.q, body: body}
+	return x.state.rt.Handle(s, g)
+}
+
+func errDenied() *apiError {
+	return &apiError{Status: http.StatusForbidden, Code: "Authorization_RequestDenied", Message: "Insufficient privileges to complete the operation."}
+}
 
 // graphCaller verifies the bearer token for the Graph audience.
 func (s *Server) graphCaller(r *http.Request) (*token.Claims, error) {
-	auth := r.Header.Get("Authorization")
-	const prefix = "bearer "
-	if len(auth) <= len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) {
-		return nil, token.ErrInvalid
+	raw, err := bearerToken(r)
+	if err != nil {
+		return nil, err
 	}
-	return s.verifier.Verify(r.Context(), strings.TrimSpace(auth[len(prefix):]), s.cfg.URL("graph"))
+	return s.verifier.Verify(r.Context(), raw, s.cfg.URL("graph"))
 }
 
 // alternateKey matches Graph's key syntax "applications(appId='…')".
@@ -172,25 +219,25 @@ func lastSeg(segs []string) string {
 }
 
 // toGraphError maps directory errors to Graph's error codes.
-func toGraphError(err error, reqID string) *graphError {
-	var ge *graphError
+func toGraphError(err error, reqID string) *apiError {
+	var ae *apiError
 	switch {
-	case errors.As(err, &ge):
-		return ge
+	case errors.As(err, &ae):
+		return ae
 	case errors.Is(err, directory.ErrNotFound):
 		return graphNotFound()
 	case errors.Is(err, directory.ErrExists):
-		return &graphError{http.StatusBadRequest, "Request_BadRequest", "Another object with the same value for property already exists."}
+		return graphBadRequest("Another object with the same value for property already exists.")
 	case errors.Is(err, directory.ErrInvalid):
-		return &graphError{http.StatusBadRequest, "Request_BadRequest", strings.TrimPrefix(err.Error(), directory.ErrInvalid.Error()+": ")}
+		return graphBadRequest(strings.TrimPrefix(err.Error(), directory.ErrInvalid.Error()+": "))
 	}
 	slog.Error("graph internal error", "request", reqID, "err", err)
-	return &graphError{http.StatusInternalServerError, "InternalServerError", "The server encountered an internal error."}
+	return &apiError{Status: http.StatusInternalServerError, Code: "InternalServerError", Message: "The server encountered an internal error."}
 }
 
-func writeGraphError(w http.ResponseWriter, e *graphError, reqID string) {
-	writeJSON(w, e.status, map[string]any{"error": map[string]any{
-		"code": e.code, "message": e.message,
+func writeGraphError(w http.ResponseWriter, e *apiError, reqID string) {
+	writeJSON(w, e.Status, map[string]any{"error": map[string]any{
+		"code": e.Code, "message": e.Message,
 		"innerError": map[string]any{"request-id": reqID, "client-request-id": reqID},
 	}})
 }

@@ -13,109 +13,66 @@ import (
 type graphRoute struct {
 	Method  string
 	Pattern string
-	Write   bool
-	Handle  func(*Server, *graphReq) (int, any, error)
-	segs    []string
+	// Operation names the operation in audit records.
+	Operation string
+	Write     bool
+	Handle    func(*Server, *graphReq) (int, any, error)
 }
 
-// graphRoutes is the Graph route table.
-var graphRoutes = compileGraphRoutes([]graphRoute{
-	{Method: "GET", Pattern: "/v1.0/users", Handle: (*Server).listUsers},
-	{Method: "POST", Pattern: "/v1.0/users", Write: true, Handle: (*Server).createUser},
-	{Method: "GET", Pattern: "/v1.0/users/{id}", Handle: (*Server).getUser},
-	{Method: "PATCH", Pattern: "/v1.0/users/{id}", Write: true, Handle: (*Server).patchUser},
-	{Method: "DELETE", Pattern: "/v1.0/users/{id}", Write: true, Handle: (*Server).deleteUser},
+// graphRouteSpec is the router's view of a graphRoute.
+func graphRouteSpec(r *graphRoute) (string, string) { return r.Method, r.Pattern }
 
-	{Method: "GET", Pattern: "/v1.0/groups", Handle: (*Server).listGroups},
-	{Method: "POST", Pattern: "/v1.0/groups", Write: true, Handle: (*Server).createGroup},
-	{Method: "GET", Pattern: "/v1.0/groups/{id}", Handle: (*Server).getGroup},
-	{Method: "PATCH", Pattern: "/v1.0/groups/{id}", Write: true, Handle: (*Server).patchGroup},
-	{Method: "DELETE", Pattern: "/v1.0/groups/{id}", Write: true, Handle: (*Server).deleteGroup},
-	{Method: "GET", Pattern: "/v1.0/groups/{id}/members", Handle: (*Server).groupMembers},
-	{Method: "GET", Pattern: "/v1.0/groups/{id}/transitiveMembers", Handle: (*Server).groupTransitiveMembers},
-	{Method: "POST", Pattern: "/v1.0/groups/{id}/members/$ref", Write: true, Handle: (*Server).addMember},
-	{Method: "DELETE", Pattern: "/v1.0/groups/{id}/members/{member}/$ref", Write: true, Handle: (*Server).removeMember},
+// graphRoutes is the Graph route table (read-only).
+var graphRoutes = []graphRoute{
+	{Method: "GET", Pattern: "/v1.0/users", Operation: "UserList", Handle: (*Server).listUsers},
+	{Method: "POST", Pattern: "/v1.0/users", Operation: "UserCreate", Write: true, Handle: (*Server).createUser},
+	{Method: "GET", Pattern: "/v1.0/users/{id}", Operation: "UserGet", Handle: (*Server).getUser},
+	{Method: "PATCH", Pattern: "/v1.0/users/{id}", Operation: "UserUpdate", Write: true, Handle: (*Server).patchUser},
+	{Method: "DELETE", Pattern: "/v1.0/users/{id}", Operation: "UserDelete", Write: true, Handle: (*Server).deleteUser},
 
-	{Method: "GET", Pattern: "/v1.0/applications", Handle: (*Server).listApps},
-	{Method: "POST", Pattern: "/v1.0/applications", Write: true, Handle: (*Server).createApp},
-	{Method: "GET", Pattern: "/v1.0/applications/{id}", Handle: (*Server).getApp},
-	{Method: "PATCH", Pattern: "/v1.0/applications/{id}", Write: true, Handle: (*Server).patchApp},
-	{Method: "DELETE", Pattern: "/v1.0/applications/{id}", Write: true, Handle: (*Server).deleteApp},
-	{Method: "POST", Pattern: "/v1.0/applications/{id}/addPassword", Write: true, Handle: (*Server).addPassword},
-	{Method: "POST", Pattern: "/v1.0/applications/{id}/removePassword", Write: true, Handle: (*Server).removePassword},
-	{Method: "GET", Pattern: "/v1.0/applications/{id}/federatedIdentityCredentials", Handle: (*Server).listFederated},
-	{Method: "POST", Pattern: "/v1.0/applications/{id}/federatedIdentityCredentials", Write: true, Handle: (*Server).addFederated},
-	{Method: "DELETE", Pattern: "/v1.0/applications/{id}/federatedIdentityCredentials/{fid}", Write: true, Handle: (*Server).removeFederated},
+	{Method: "GET", Pattern: "/v1.0/groups", Operation: "GroupList", Handle: (*Server).listGroups},
+	{Method: "POST", Pattern: "/v1.0/groups", Operation: "GroupCreate", Write: true, Handle: (*Server).createGroup},
+	{Method: "GET", Pattern: "/v1.0/groups/{id}", Operation: "GroupGet", Handle: (*Server).getGroup},
+	{Method: "PATCH", Pattern: "/v1.0/groups/{id}", Operation: "GroupUpdate", Write: true, Handle: (*Server).patchGroup},
+	{Method: "DELETE", Pattern: "/v1.0/groups/{id}", Operation: "GroupDelete", Write: true, Handle: (*Server).deleteGroup},
+	{Method: "GET", Pattern: "/v1.0/groups/{id}/members", Operation: "GroupMemberList", Handle: (*Server).groupMembers},
+	{Method: "GET", Pattern: "/v1.0/groups/{id}/transitiveMembers", Operation: "GroupTransitiveMemberList", Handle: (*Server).groupTransitiveMembers},
+	{Method: "POST", Pattern: "/v1.0/groups/{id}/members/$ref", Operation: "GroupMemberAdd", Write: true, Handle: (*Server).addMember},
+	{Method: "DELETE", Pattern: "/v1.0/groups/{id}/members/{member}/$ref", Operation: "GroupMemberRemove", Write: true, Handle: (*Server).removeMember},
 
-	{Method: "GET", Pattern: "/v1.0/servicePrincipals", Handle: (*Server).listSPs},
-	{Method: "POST", Pattern: "/v1.0/servicePrincipals", Write: true, Handle: (*Server).createSP},
-	{Method: "GET", Pattern: "/v1.0/servicePrincipals/{id}", Handle: (*Server).getSP},
-	{Method: "PATCH", Pattern: "/v1.0/servicePrincipals/{id}", Write: true, Handle: (*Server).patchSP},
-	{Method: "DELETE", Pattern: "/v1.0/servicePrincipals/{id}", Write: true, Handle: (*Server).deleteSP},
+	{Method: "GET", Pattern: "/v1.0/applications", Operation: "ApplicationList", Handle: (*Server).listApps},
+	{Method: "POST", Pattern: "/v1.0/applications", Operation: "ApplicationCreate", Write: true, Handle: (*Server).createApp},
+	{Method: "GET", Pattern: "/v1.0/applications/{id}", Operation: "ApplicationGet", Handle: (*Server).getApp},
+	{Method: "PATCH", Pattern: "/v1.0/applications/{id}", Operation: "ApplicationUpdate", Write: true, Handle: (*Server).patchApp},
+	{Method: "DELETE", Pattern: "/v1.0/applications/{id}", Operation: "ApplicationDelete", Write: true, Handle: (*Server).deleteApp},
+	{Method: "POST", Pattern: "/v1.0/applications/{id}/addPassword", Operation: "ApplicationPasswordAdd", Write: true, Handle: (*Server).addPassword},
+	{Method: "POST", Pattern: "/v1.0/applications/{id}/removePassword", Operation: "ApplicationPasswordRemove", Write: true, Handle: (*Server).removePassword},
+	{Method: "GET", Pattern: "/v1.0/applications/{id}/federatedIdentityCredentials", Operation: "FederatedCredentialList", Handle: (*Server).listFederated},
+	{Method: "POST", Pattern: "/v1.0/applications/{id}/federatedIdentityCredentials", Operation: "FederatedCredentialAdd", Write: true, Handle: (*Server).addFederated},
+	{Method: "DELETE", Pattern: "/v1.0/applications/{id}/federatedIdentityCredentials/{fid}", Operation: "FederatedCredentialRemove", Write: true, Handle: (*Server).removeFederated},
 
-	{Method: "POST", Pattern: "/v1.0/directoryObjects/getByIds", Handle: (*Server).getByIds},
-	{Method: "GET", Pattern: "/v1.0/directoryObjects/{id}", Handle: (*Server).getObject},
-	{Method: "GET", Pattern: "/v1.0/{kind}/{id}/memberOf", Handle: (*Server).memberOf},
-	{Method: "GET", Pattern: "/v1.0/{kind}/{id}/transitiveMemberOf", Handle: (*Server).transitiveMemberOf},
-	{Method: "POST", Pattern: "/v1.0/{kind}/{id}/getMemberObjects", Handle: (*Server).getMemberObjects},
-	{Method: "POST", Pattern: "/v1.0/{kind}/{id}/getMemberGroups", Handle: (*Server).getMemberObjects},
+	{Method: "GET", Pattern: "/v1.0/servicePrincipals", Operation: "ServicePrincipalList", Handle: (*Server).listSPs},
+	{Method: "POST", Pattern: "/v1.0/servicePrincipals", Operation: "ServicePrincipalCreate", Write: true, Handle: (*Server).createSP},
+	{Method: "GET", Pattern: "/v1.0/servicePrincipals/{id}", Operation: "ServicePrincipalGet", Handle: (*Server).getSP},
+	{Method: "PATCH", Pattern: "/v1.0/servicePrincipals/{id}", Operation: "ServicePrincipalUpdate", Write: true, Handle: (*Server).patchSP},
+	{Method: "DELETE", Pattern: "/v1.0/servicePrincipals/{id}", Operation: "ServicePrincipalDelete", Write: true, Handle: (*Server).deleteSP},
 
-	{Method: "GET", Pattern: "/mhsm/managedIdentities", Handle: (*Server).listIdentities},
-	{Method: "POST", Pattern: "/mhsm/managedIdentities", Write: true, Handle: (*Server).createIdentity},
-	{Method: "GET", Pattern: "/mhsm/managedIdentities/{name}", Handle: (*Server).getIdentity},
-	{Method: "DELETE", Pattern: "/mhsm/managedIdentities/{name}", Write: true, Handle: (*Server).deleteIdentity},
-	{Method: "POST", Pattern: "/mhsm/managedIdentities/{name}/resetHeader", Write: true, Handle: (*Server).resetIdentityHeader},
+	{Method: "POST", Pattern: "/v1.0/directoryObjects/getByIds", Operation: "DirectoryObjectGetByIds", Handle: (*Server).getByIds},
+	{Method: "GET", Pattern: "/v1.0/directoryObjects/{id}", Operation: "DirectoryObjectGet", Handle: (*Server).getObject},
+	{Method: "GET", Pattern: "/v1.0/{kind}/{id}/memberOf", Operation: "MemberOfList", Handle: (*Server).memberOf},
+	{Method: "GET", Pattern: "/v1.0/{kind}/{id}/transitiveMemberOf", Operation: "TransitiveMemberOfList", Handle: (*Server).transitiveMemberOf},
+	{Method: "POST", Pattern: "/v1.0/{kind}/{id}/getMemberObjects", Operation: "MemberObjectsGet", Handle: (*Server).getMemberObjects},
+	{Method: "POST", Pattern: "/v1.0/{kind}/{id}/getMemberGroups", Operation: "MemberGroupsGet", Handle: (*Server).getMemberObjects},
 
-	{Method: "GET", Pattern: "/mhsm/externalPrincipals", Handle: (*Server).listExternals},
-	{Method: "POST", Pattern: "/mhsm/externalPrincipals", Write: true, Handle: (*Server).addExternal},
-	{Method: "DELETE", Pattern: "/mhsm/externalPrincipals/{id}", Write: true, Handle: (*Server).deleteExternal},
-})
+	{Method: "GET", Pattern: "/mhsm/managedIdentities", Operation: "ManagedIdentityList", Handle: (*Server).listIdentities},
+	{Method: "POST", Pattern: "/mhsm/managedIdentities", Operation: "ManagedIdentityCreate", Write: true, Handle: (*Server).createIdentity},
+	{Method: "GET", Pattern: "/mhsm/managedIdentities/{name}", Operation: "ManagedIdentityGet", Handle: (*Server).getIdentity},
+	{Method: "DELETE", Pattern: "/mhsm/managedIdentities/{name}", Operation: "ManagedIdentityDelete", Write: true, Handle: (*Server).deleteIdentity},
+	{Method: "POST", Pattern: "/mhsm/managedIdentities/{name}/resetHeader", Operation: "ManagedIdentityHeaderReset", Write: true, Handle: (*Server).resetIdentityHeader},
 
-func compileGraphRoutes(rs []graphRoute) []graphRoute {
-	for i := range rs {
-		rs[i].segs, _ = splitPath(rs[i].Pattern)
-	}
-	return rs
-}
-
-// matchGraph picks the route with the most literal segments.
-func matchGraph(method string, segs []string) (*graphRoute, map[string]string, bool) {
-	var best *graphRoute
-	bestLits, exists := -1, false
-	for i := range graphRoutes {
-		rt := &graphRoutes[i]
-		if len(rt.segs) != len(segs) {
-			continue
-		}
-		lits, ok := 0, true
-		for j, s := range rt.segs {
-			if strings.HasPrefix(s, "{") {
-				continue
-			}
-			if !strings.EqualFold(s, segs[j]) {
-				ok = false
-				break
-			}
-			lits++
-		}
-		if !ok {
-			continue
-		}
-		exists = true
-		if rt.Method == method && lits > bestLits {
-			best, bestLits = rt, lits
-		}
-	}
-	if best == nil {
-		return nil, nil, exists
-	}
-	p := map[string]string{}
-	for j, s := range best.segs {
-		if strings.HasPrefix(s, "{") {
-			p[strings.Trim(s, "{}")] = segs[j]
-		}
-	}
-	return best, p, true
+	{Method: "GET", Pattern: "/mhsm/externalPrincipals", Operation: "ExternalPrincipalList", Handle: (*Server).listExternals},
+	{Method: "POST", Pattern: "/mhsm/externalPrincipals", Operation: "ExternalPrincipalAdd", Write: true, Handle: (*Server).addExternal},
+	{Method: "DELETE", Pattern: "/mhsm/externalPrincipals/{id}", Operation: "ExternalPrincipalDelete", Write: true, Handle: (*Server).deleteExternal},
 }
 
 // appKey resolves an {id} segment that may be an alternate key

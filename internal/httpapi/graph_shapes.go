@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/base64"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -164,10 +165,10 @@ func parseFilter(f string) ([]filterClause, error) {
 		} else if m := anyEqClause.FindStringSubmatch(part); m != nil && m[2] == m[3] {
 			c = filterClause{prop: m[1], value: strings.ReplaceAll(m[4], "''", "'"), any: true}
 		} else {
-			return nil, &graphError{400, "Request_UnsupportedQuery", "Unsupported query: use prop eq 'value', startswith(prop,'value') or prop/any(x:x eq 'value'), joined by and."}
+			return nil, graphError("Request_UnsupportedQuery", "Unsupported query: use prop eq 'value', startswith(prop,'value') or prop/any(x:x eq 'value'), joined by and.")
 		}
 		if c.any != filterableAny[c.prop] || !c.any && !filterable[c.prop] {
-			return nil, &graphError{400, "Request_UnsupportedQuery", fmt.Sprintf("Unsupported or invalid query filter clause specified for property %s.", quoteSafe(c.prop))}
+			return nil, graphError("Request_UnsupportedQuery", fmt.Sprintf("Unsupported or invalid query filter clause specified for property %s.", quoteSafe(c.prop)))
 		}
 		out = append(out, c)
 	}
@@ -232,4 +233,9 @@ func anyEqual(v any, want string) bool {
 func externalJSON(p *directory.ExternalPrincipal) gobj {
 	return gobj{"@odata.type": "#microsoft.graph.directoryObjectPartnerReference", "id": p.ID, "displayName": p.DisplayName,
 		"objectType": p.Type, "issuer": p.Issuer, "subject": nilIfEmpty(p.Subject), "createdDateTime": graphTime(p.Created)}
+}
+
+// graphError is a 400 with a Graph error code.
+func graphError(code, msg string) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Code: code, Message: msg}
 }

@@ -19,6 +19,9 @@ func TestGraphRoutesDeclareWrites(t *testing.T) {
 		if r.Handle == nil {
 			t.Errorf("%s %s has no handler", r.Method, r.Pattern)
 		}
+		if r.Operation == "" {
+			t.Errorf("%s %s has no operation name", r.Method, r.Pattern)
+		}
 		key := r.Method + " " + strings.ToLower(r.Pattern)
 		if seen[key] {
 			t.Errorf("duplicate route %s", key)
@@ -32,6 +35,7 @@ func TestGraphRoutesDeclareWrites(t *testing.T) {
 }
 
 func TestGraphMatch(t *testing.T) {
+	graph := newRouter(graphRoutes, graphRouteSpec)
 	for _, c := range []struct {
 		method, path, want string
 		params             map[string]string
@@ -48,7 +52,7 @@ func TestGraphMatch(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.path, err)
 		}
-		rt, p, _ := matchGraph(c.method, segs)
+		rt, p, _ := graph.match(c.method, segs)
 		if rt == nil || rt.Pattern != c.want {
 			t.Errorf("%s %s matched %v, want %s", c.method, c.path, rt, c.want)
 			continue
@@ -62,7 +66,7 @@ func TestGraphMatch(t *testing.T) {
 	if _, err := graphSegments("/v1.0/users/../groups"); err == nil {
 		t.Error("dot-dot accepted")
 	}
-	if rt, _, exists := matchGraph("PUT", []string{"v1.0", "users"}); rt != nil || !exists {
+	if rt, _, exists := graph.match("PUT", []string{"v1.0", "users"}); rt != nil || !exists {
 		t.Error("PUT /users should be 405")
 	}
 }

@@ -12,125 +12,39 @@ import (
 
 // keyRoutes is the keys API of Managed HSM (keys.json, 7.6).
 func (s *Server) keyRoutes() []Route {
-	svc := s.hsms
-	name := func(r *Request) string { return r.Params["name"] }
-	ver := func(r *Request) string { return r.Params["version"] }
-	ok := func(v any, err error) (int, any, error) {
-		if err != nil {
-			return 0, nil, err
-		}
-		return http.StatusOK, v, nil
-	}
-	decodeThen := func(newV func() any, f func(*Request, any) (any, error)) func(*Request) (int, any, error) {
-		return func(r *Request) (int, any, error) {
-			v := newV()
-			if err := r.Decode(v); err != nil {
-				return 0, nil, err
-			}
-			return ok(f(r, v))
-		}
-	}
 	routes := []Route{
-		{Method: "POST", Pattern: "/keys/{name}/create", Operation: "KeyCreate", Action: rbac.KeysCreate, KeyScoped: true,
-			Handle: decodeThen(func() any { return &wire.KeyCreateParameters{} }, func(r *Request, v any) (any, error) {
-				return svc.CreateKey(r.Ctx, r.HSM, name(r), v.(*wire.KeyCreateParameters))
-			})},
-		{Method: "PUT", Pattern: "/keys/{name}", Operation: "KeyImport", Action: rbac.KeysImport, KeyScoped: true,
-			Handle: decodeThen(func() any { return &wire.KeyImportParameters{} }, func(r *Request, v any) (any, error) {
-				return svc.ImportKey(r.Ctx, r.HSM, name(r), v.(*wire.KeyImportParameters))
-			})},
-		{Method: "DELETE", Pattern: "/keys/{name}", Operation: "KeyDelete", Action: rbac.KeysDelete, KeyScoped: true,
-			Handle: func(r *Request) (int, any, error) { return ok(svc.DeleteKey(r.Ctx, r.HSM, name(r))) }},
-		{Method: "GET", Pattern: "/keys", Operation: "KeyList", Action: rbac.KeysRead,
-			Handle: func(r *Request) (int, any, error) {
-				skip, max, err := paging(r)
-				if err != nil {
-					return 0, nil, err
-				}
-				p, err := svc.ListKeys(r.Ctx, r.HSM, skip, max)
-				return ok(page(r, p.Items, p.Next, max), err)
-			}},
-		{Method: "GET", Pattern: "/keys/{name}/versions", Operation: "KeyListVersions", Action: rbac.KeysRead, KeyScoped: true,
-			Handle: func(r *Request) (int, any, error) {
-				skip, max, err := paging(r)
-				if err != nil {
-					return 0, nil, err
-				}
-				p, err := svc.ListVersions(r.Ctx, r.HSM, name(r), skip, max)
-				return ok(page(r, p.Items, p.Next, max), err)
-			}},
-		{Method: "POST", Pattern: "/keys/{name}/backup", Operation: "KeyBackup", Action: rbac.KeysBackup, KeyScoped: true,
-			Handle: func(r *Request) (int, any, error) { return ok(svc.BackupKey(r.Ctx, r.HSM, name(r))) }},
-		{Method: "POST", Pattern: "/keys/restore", Operation: "KeyRestore", Action: rbac.KeysRestore, BodyLimit: 2*hsm.MaxBackupBytes + 1024,
-			Handle: decodeThen(func() any { return &wire.KeyRestoreParameters{} }, func(r *Request, v any) (any, error) {
-				return svc.RestoreKey(r.Ctx, r.HSM, v.(*wire.KeyRestoreParameters).Value)
-			})},
-		{Method: "POST", Pattern: "/keys/{name}/rotate", Operation: "KeyRotate", Action: rbac.KeysRotate, KeyScoped: true,
-			Handle: func(r *Request) (int, any, error) { return ok(svc.RotateKey(r.Ctx, r.HSM, name(r))) }},
-		{Method: "GET", Pattern: "/keys/{name}/rotationpolicy", Operation: "KeyRotationPolicyGet", Action: rbac.KeysRead, KeyScoped: true,
-			Handle: func(r *Request) (int, any, error) { return ok(svc.GetRotationPolicy(r.Ctx, r.HSM, name(r))) }},
-		{Method: "PUT", Pattern: "/keys/{name}/rotationpolicy", Operation: "KeyRotationPolicySet", Action: rbac.KeysWrite, KeyScoped: true,
-			Handle: decodeThen(func() any { return &wire.KeyRotationPolicy{} }, func(r *Request, v any) (any, error) {
-				return svc.SetRotationPolicy(r.Ctx, r.HSM, name(r), v.(*wire.KeyRotationPolicy))
-			})},
-		{Method: "GET", Pattern: "/deletedkeys", Operation: "DeletedKeyList", Action: rbac.DeletedKeysRead,
-			Handle: func(r *Request) (int, any, error) {
-				skip, max, err := paging(r)
-				if err != nil {
-					return 0, nil, err
-				}
-				p, err := svc.ListDeletedKeys(r.Ctx, r.HSM, skip, max)
-				return ok(page(r, p.Items, p.Next, max), err)
-			}},
-		{Method: "GET", Pattern: "/deletedkeys/{name}", Operation: "DeletedKeyGet", Action: rbac.DeletedKeysRead, KeyScoped: true,
-			Handle: func(r *Request) (int, any, error) { return ok(svc.GetDeletedKey(r.Ctx, r.HSM, name(r))) }},
-		{Method: "DELETE", Pattern: "/deletedkeys/{name}", Operation: "DeletedKeyPurge", Action: rbac.DeletedKeysDelete, KeyScoped: true,
-			Handle: func(r *Request) (int, any, error) {
-				if err := svc.PurgeKey(r.Ctx, r.HSM, name(r)); err != nil {
-					return 0, nil, err
-				}
-				return http.StatusNoContent, nil, nil
-			}},
-		{Method: "POST", Pattern: "/deletedkeys/{name}/recover", Operation: "DeletedKeyRecover", Action: rbac.DeletedKeysRecover, KeyScoped: true,
-			Handle: func(r *Request) (int, any, error) { return ok(svc.RecoverKey(r.Ctx, r.HSM, name(r))) }},
-		{Method: "POST", Pattern: "/rng", Operation: "GetRandomBytes", Action: rbac.RNG,
-			Handle: decodeThen(func() any { return &wire.GetRandomBytesRequest{} }, func(r *Request, v any) (any, error) {
-				return svc.RandomBytes(v.(*wire.GetRandomBytesRequest).Count)
-			})},
+		{Method: "POST", Pattern: "/keys/{name}/create", Operation: "KeyCreate", Action: rbac.KeysCreate, KeyScoped: true, Handle: s.keyCreate},
+		{Method: "PUT", Pattern: "/keys/{name}", Operation: "KeyImport", Action: rbac.KeysImport, KeyScoped: true, Handle: s.keyImport},
+		{Method: "DELETE", Pattern: "/keys/{name}", Operation: "KeyDelete", Action: rbac.KeysDelete, KeyScoped: true, Handle: s.keyDelete},
+		{Method: "GET", Pattern: "/keys", Operation: "KeyList", Action: rbac.KeysRead, Handle: s.keyList},
+		{Method: "GET", Pattern: "/keys/{name}/versions", Operation: "KeyListVersions", Action: rbac.KeysRead, KeyScoped: true, Handle: s.keyListVersions},
+		{Method: "POST", Pattern: "/keys/{name}/backup", Operation: "KeyBackup", Action: rbac.KeysBackup, KeyScoped: true, Handle: s.keyBackup},
+		{Method: "POST", Pattern: "/keys/restore", Operation: "KeyRestore", Action: rbac.KeysRestore, BodyLimit: 2*hsm.MaxBackupBytes + 1024, Handle: s.keyRestore},
+		{Method: "POST", Pattern: "/keys/{name}/rotate", Operation: "KeyRotate", Action: rbac.KeysRotate, KeyScoped: true, Handle: s.keyRotate},
+		{Method: "GET", Pattern: "/keys/{name}/rotationpolicy", Operation: "KeyRotationPolicyGet", Action: rbac.KeysRead, KeyScoped: true, Handle: s.keyRotationPolicyGet},
+		{Method: "PUT", Pattern: "/keys/{name}/rotationpolicy", Operation: "KeyRotationPolicySet", Action: rbac.KeysWrite, KeyScoped: true, Handle: s.keyRotationPolicySet},
+		{Method: "GET", Pattern: "/deletedkeys", Operation: "DeletedKeyList", Action: rbac.DeletedKeysRead, Handle: s.deletedKeyList},
+		{Method: "GET", Pattern: "/deletedkeys/{name}", Operation: "DeletedKeyGet", Action: rbac.DeletedKeysRead, KeyScoped: true, Handle: s.deletedKeyGet},
+		{Method: "DELETE", Pattern: "/deletedkeys/{name}", Operation: "DeletedKeyPurge", Action: rbac.DeletedKeysDelete, KeyScoped: true, Handle: s.deletedKeyPurge},
+		{Method: "POST", Pattern: "/deletedkeys/{name}/recover", Operation: "DeletedKeyRecover", Action: rbac.DeletedKeysRecover, KeyScoped: true, Handle: s.deletedKeyRecover},
+		{Method: "POST", Pattern: "/rng", Operation: "GetRandomBytes", Action: rbac.RNG, Handle: s.randomBytes},
 	}
 	// Operations on one version; an empty version ("/keys/k//sign" or
 	// "/keys/k/sign") means the latest, as the SDKs send it.
-	type versioned struct {
+	ops := []struct {
 		method, op, operation string
 		action                rbac.Action
 		handle                func(r *Request) (int, any, error)
-	}
-	ops := []versioned{
-		{"GET", "", "KeyGet", rbac.KeysRead, func(r *Request) (int, any, error) { return ok(svc.GetKey(r.Ctx, r.HSM, name(r), ver(r))) }},
-		{"PATCH", "", "KeyUpdate", rbac.KeysWrite, decodeThen(func() any { return &wire.KeyUpdateParameters{} }, func(r *Request, v any) (any, error) {
-			return svc.UpdateKey(r.Ctx, r.HSM, name(r), ver(r), v.(*wire.KeyUpdateParameters))
-		})},
-		{"POST", "sign", "KeySign", rbac.KeysSign, decodeThen(func() any { return &wire.KeySignParameters{} }, func(r *Request, v any) (any, error) {
-			return svc.Sign(r.Ctx, r.HSM, name(r), ver(r), v.(*wire.KeySignParameters))
-		})},
-		{"POST", "verify", "KeyVerify", rbac.KeysVerify, decodeThen(func() any { return &wire.KeyVerifyParameters{} }, func(r *Request, v any) (any, error) {
-			return svc.Verify(r.Ctx, r.HSM, name(r), ver(r), v.(*wire.KeyVerifyParameters))
-		})},
-		{"POST", "encrypt", "KeyEncrypt", rbac.KeysEncrypt, decodeThen(func() any { return &wire.KeyOperationsParameters{} }, func(r *Request, v any) (any, error) {
-			return svc.Encrypt(r.Ctx, r.HSM, name(r), ver(r), v.(*wire.KeyOperationsParameters))
-		})},
-		{"POST", "decrypt", "KeyDecrypt", rbac.KeysDecrypt, decodeThen(func() any { return &wire.KeyOperationsParameters{} }, func(r *Request, v any) (any, error) {
-			return svc.Decrypt(r.Ctx, r.HSM, name(r), ver(r), v.(*wire.KeyOperationsParameters))
-		})},
-		{"POST", "wrapkey", "KeyWrap", rbac.KeysWrap, decodeThen(func() any { return &wire.KeyOperationsParameters{} }, func(r *Request, v any) (any, error) {
-			return svc.WrapKey(r.Ctx, r.HSM, name(r), ver(r), v.(*wire.KeyOperationsParameters))
-		})},
-		{"POST", "unwrapkey", "KeyUnwrap", rbac.KeysUnwrap, decodeThen(func() any { return &wire.KeyOperationsParameters{} }, func(r *Request, v any) (any, error) {
-			return svc.UnwrapKey(r.Ctx, r.HSM, name(r), ver(r), v.(*wire.KeyOperationsParameters))
-		})},
-		{"POST", "release", "KeyRelease", rbac.KeysRelease, decodeThen(func() any { return &wire.KeyReleaseParameters{} }, func(r *Request, v any) (any, error) {
-			return svc.ReleaseKey(r.Ctx, r.HSM, name(r), ver(r), v.(*wire.KeyReleaseParameters))
-		})},
+	}{
+		{"GET", "", "KeyGet", rbac.KeysRead, s.keyGet},
+		{"PATCH", "", "KeyUpdate", rbac.KeysWrite, s.keyUpdate},
+		{"POST", "sign", "KeySign", rbac.KeysSign, s.keySign},
+		{"POST", "verify", "KeyVerify", rbac.KeysVerify, s.keyVerify},
+		{"POST", "encrypt", "KeyEncrypt", rbac.KeysEncrypt, s.keyEncrypt},
+		{"POST", "decrypt", "KeyDecrypt", rbac.KeysDecrypt, s.keyDecrypt},
+		{"POST", "wrapkey", "KeyWrap", rbac.KeysWrap, s.keyWrap},
+		{"POST", "unwrapkey", "KeyUnwrap", rbac.KeysUnwrap, s.keyUnwrap},
+		{"POST", "release", "KeyRelease", rbac.KeysRelease, s.keyRelease},
 	}
 	for _, o := range ops {
 		for _, pattern := range []string{"/keys/{name}", "/keys/{name}/{version}"} {
@@ -141,6 +55,160 @@ func (s *Server) keyRoutes() []Route {
 		}
 	}
 	return routes
+}
+
+// keyName and keyVersion are the route's {name} and {version}.
+func keyName(r *Request) string    { return r.Params["name"] }
+func keyVersion(r *Request) string { return r.Params["version"] }
+
+// ok answers 200 with v, or the error.
+func ok(v any, err error) (int, any, error) {
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, v, nil
+}
+
+// withBody decodes the request body into a new P and answers with f's
+// result (200) or error.
+func withBody[P any](r *Request, f func(*P) (any, error)) (int, any, error) {
+	p := new(P)
+	if err := r.Decode(p); err != nil {
+		return 0, nil, err
+	}
+	return ok(f(p))
+}
+
+func (s *Server) keyCreate(r *Request) (int, any, error) {
+	return withBody(r, func(p *wire.KeyCreateParameters) (any, error) { return s.hsms.CreateKey(r.Ctx, r.HSM, keyName(r), p) })
+}
+
+func (s *Server) keyImport(r *Request) (int, any, error) {
+	return withBody(r, func(p *wire.KeyImportParameters) (any, error) { return s.hsms.ImportKey(r.Ctx, r.HSM, keyName(r), p) })
+}
+
+func (s *Server) keyDelete(r *Request) (int, any, error) {
+	return ok(s.hsms.DeleteKey(r.Ctx, r.HSM, keyName(r)))
+}
+
+func (s *Server) keyList(r *Request) (int, any, error) {
+	skip, max, err := paging(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	p, err := s.hsms.ListKeys(r.Ctx, r.HSM, skip, max)
+	return ok(page(r, p.Items, p.Next, max), err)
+}
+
+func (s *Server) keyListVersions(r *Request) (int, any, error) {
+	skip, max, err := paging(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	p, err := s.hsms.ListVersions(r.Ctx, r.HSM, keyName(r), skip, max)
+	return ok(page(r, p.Items, p.Next, max), err)
+}
+
+func (s *Server) keyBackup(r *Request) (int, any, error) {
+	return ok(s.hsms.BackupKey(r.Ctx, r.HSM, keyName(r)))
+}
+
+func (s *Server) keyRestore(r *Request) (int, any, error) {
+	return withBody(r, func(p *wire.KeyRestoreParameters) (any, error) { return s.hsms.RestoreKey(r.Ctx, r.HSM, p.Value) })
+}
+
+func (s *Server) keyRotate(r *Request) (int, any, error) {
+	return ok(s.hsms.RotateKey(r.Ctx, r.HSM, keyName(r)))
+}
+
+func (s *Server) keyRotationPolicyGet(r *Request) (int, any, error) {
+	return ok(s.hsms.GetRotationPolicy(r.Ctx, r.HSM, keyName(r)))
+}
+
+func (s *Server) keyRotationPolicySet(r *Request) (int, any, error) {
+	return withBody(r, func(p *wire.KeyRotationPolicy) (any, error) {
+		return s.hsms.SetRotationPolicy(r.Ctx, r.HSM, keyName(r), p)
+	})
+}
+
+func (s *Server) deletedKeyList(r *Request) (int, any, error) {
+	skip, max, err := paging(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	p, err := s.hsms.ListDeletedKeys(r.Ctx, r.HSM, skip, max)
+	return ok(page(r, p.Items, p.Next, max), err)
+}
+
+func (s *Server) deletedKeyGet(r *Request) (int, any, error) {
+	return ok(s.hsms.GetDeletedKey(r.Ctx, r.HSM, keyName(r)))
+}
+
+func (s *Server) deletedKeyPurge(r *Request) (int, any, error) {
+	if err := s.hsms.PurgeKey(r.Ctx, r.HSM, keyName(r)); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusNoContent, nil, nil
+}
+
+func (s *Server) deletedKeyRecover(r *Request) (int, any, error) {
+	return ok(s.hsms.RecoverKey(r.Ctx, r.HSM, keyName(r)))
+}
+
+func (s *Server) randomBytes(r *Request) (int, any, error) {
+	return withBody(r, func(p *wire.GetRandomBytesRequest) (any, error) { return s.hsms.RandomBytes(p.Count) })
+}
+
+func (s *Server) keyGet(r *Request) (int, any, error) {
+	return ok(s.hsms.GetKey(r.Ctx, r.HSM, keyName(r), keyVersion(r)))
+}
+
+func (s *Server) keyUpdate(r *Request) (int, any, error) {
+	return withBody(r, func(p *wire.KeyUpdateParameters) (any, error) {
+		return s.hsms.UpdateKey(r.Ctx, r.HSM, keyName(r), keyVersion(r), p)
+	})
+}
+
+func (s *Server) keySign(r *Request) (int, any, error) {
+	return withBody(r, func(p *wire.KeySignParameters) (any, error) {
+		return s.hsms.Sign(r.Ctx, r.HSM, keyName(r), keyVersion(r), p)
+	})
+}
+
+func (s *Server) keyVerify(r *Request) (int, any, error) {
+	return withBody(r, func(p *wire.KeyVerifyParameters) (any, error) {
+		return s.hsms.Verify(r.Ctx, r.HSM, keyName(r), keyVersion(r), p)
+	})
+}
+
+func (s *Server) keyEncrypt(r *Request) (int, any, error) {
+	return withBody(r, func(p *wire.KeyOperationsParameters) (any, error) {
+		return s.hsms.Encrypt(r.Ctx, r.HSM, keyName(r), keyVersion(r), p)
+	})
+}
+
+func (s *Server) keyDecrypt(r *Request) (int, any, error) {
+	return withBody(r, func(p *wire.KeyOperationsParameters) (any, error) {
+		return s.hsms.Decrypt(r.Ctx, r.HSM, keyName(r), keyVersion(r), p)
+	})
+}
+
+func (s *Server) keyWrap(r *Request) (int, any, error) {
+	return withBody(r, func(p *wire.KeyOperationsParameters) (any, error) {
+		return s.hsms.WrapKey(r.Ctx, r.HSM, keyName(r), keyVersion(r), p)
+	})
+}
+
+func (s *Server) keyUnwrap(r *Request) (int, any, error) {
+	return withBody(r, func(p *wire.KeyOperationsParameters) (any, error) {
+		return s.hsms.UnwrapKey(r.Ctx, r.HSM, keyName(r), keyVersion(r), p)
+	})
+}
+
+func (s *Server) keyRelease(r *Request) (int, any, error) {
+	return withBody(r, func(p *wire.KeyReleaseParameters) (any, error) {
+		return s.hsms.ReleaseKey(r.Ctx, r.HSM, keyName(r), keyVersion(r), p)
+	})
 }
 
 // paging reads $skiptoken and maxresults (1..25, default 25).

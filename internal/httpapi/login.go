@@ -13,26 +13,49 @@ import (
 	"github.com/mhsm/mhsm/internal/token"
 )
 
-// loginMux serves the token issuer on login.<domain>: OIDC discovery,
-// JWKS and the OAuth2 token endpoint, in the Microsoft identity platform's
-// shapes (grants in grants.go). The /adfs paths are the same issuer seen
-// through an ADFS-style authority, which MSAL uses without instance
-// discovery (az's only way to log in without the internet); there the
-// tenant is inferred from the client id or the user's domain.
-func (s *Server) loginMux() *http.ServeMux {
-	m := http.NewServeMux()
-	m.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.discovery)
-	m.HandleFunc("GET /{tenant}/.well-known/openid-configuration", s.discovery)
-	m.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.jwks)
-	m.HandleFunc("GET /{tenant}/discovery/keys", s.jwks)
-	m.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.tokenEndpoint)
-	m.HandleFunc("POST /{tenant}/oauth2/token", s.tokenEndpoint)
-	m.HandleFunc("GET /adfs/.well-known/openid-configuration", s.adfsDiscovery)
-	m.HandleFunc("GET /adfs/discovery/keys", s.adfsKeys)
-	m.HandleFunc("POST /adfs/oauth2/v2.0/token", s.tokenEndpoint)
-	m.HandleFunc("POST /adfs/oauth2/token", s.tokenEndpoint)
-	s.loginCompatRoutes(m) // login_compat.go
-	return m
+// The token issuer on login.<domain>: OIDC discovery, JWKS and the
+// OAuth2 token endpoint, in the Microsoft identity platform's shapes
+// (grants in grants.go, the pipeline plane in login_plane.go). The /adfs
+// paths are the same issuer seen through an ADFS-style authority, which
+// MSAL uses without instance discovery (az's only way to log in without
+// the internet); there the tenant is inferred from the client id or the
+// user's domain.
+
+// loginRoute is one login.<domain> (or managed identity endpoint)
+// operation, declared as data.
+type loginRoute struct {
+	Method  string
+	Pattern string
+	Handle  func(*Server, *loginReq) (int, any, error)
+}
+
+// loginRouteSpec is the router's view of a loginRoute.
+func loginRouteSpec(r *loginRoute) (string, string) { return r.Method, r.Pattern }
+
+// loginRoutes is the login.<domain> route table.
+func loginRoutes() []loginRoute {
+	return []loginRoute{
+		{Method: "GET", Pattern: "/{tenant}/v2.0/.well-known/openid-configuration", Handle: (*Server).discovery},
+		{Method: "GET", Pattern: "/{tenant}/.well-known/openid-configuration", Handle: (*Server).discovery},
+		{Method: "GET", Pattern: "/{tenant}/discovery/v2.0/keys", Handle: (*Server).jwks},
+		{Method: "GET", Pattern: "/{tenant}/discovery/keys", Handle: (*Server).jwks},
+		{Method: "POST", Pattern: "/{tenant}/oauth2/v2.0/token", Handle: (*Server).tokenEndpoint},
+		{Method: "POST", Pattern: "/{tenant}/oauth2/token", Handle: (*Server).tokenEndpoint},
+		{Method: "GET", Pattern: "/adfs/.well-known/openid-configuration", Handle: (*Server).adfsDiscovery},
+		{Method: "GET", Pattern: "/adfs/discovery/keys", Handle: (*Server).adfsKeys},
+		{Method: "POST", Pattern: "/adfs/oauth2/v2.0/token", Handle: (*Server).tokenEndpoint},
+		{Method: "POST", Pattern: "/adfs/oauth2/token", Handle: (*Server).tokenEndpoint},
+		// MSAL's discovery and user realm calls (login_compat.go).
+		{Method: "GET", Pattern: "/{tenant}/discovery/instance", Handle: (*Server).instanceDiscovery},
+		{Method: "GET", Pattern: "/{tenant}/{realm}/{upn}", Handle: (*Server).userRealm},
+	}
+}
+
+// loginReq is what a login.<domain> handler sees.
+type loginReq struct {
+	r      *http.Request
+	params Params
+	ev     *AuditEvent // the handler names the identity a token is issued to
 }
 
 // issuerURL is the issuer of tid's tokens.
@@ -41,24 +64,23 @@ func (s *Server) issuerURL(tid string) string { return IssuerURL(s.cfg.URL("logi
 // IssuerURL is exported for the composition root's verifier.
 func IssuerURL(loginURL, tid string) string { return loginURL + "/" + tid + "/v2.0" }
 
-// tenantOr404 resolves the {tenant} path segment: a tenant id or one of
-// its verified domains.
-func (s *Server) tenantOr404(w http.ResponseWriter, r *http.Request) (string, bool) {
-	t, err := s.dir.Tenant(r.Context(), r.PathValue("tenant"))
+// tenantOf resolves the {tenant} path segment: a tenant id or one of its
+// verified domains.
+func (s *Server) tenantOf(l *loginReq) (string, error) {
+	t, err := s.dir.Tenant(l.r.Context(), l.params["tenant"])
 	if err != nil {
-		oauthError(w, http.StatusBadRequest, "invalid_tenant", "AADSTS90002: Tenant not found.")
-		return "", false
+		return "", oauthErr(http.StatusBadRequest, "invalid_tenant", "AADSTS90002: Tenant not found.")
 	}
-	return t.ID, true
+	return t.ID, nil
 }
 
-func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
-	tid, ok := s.tenantOr404(w, r)
-	if !ok {
-		return
+func (s *Server) discovery(l *loginReq) (int, any, error) {
+	tid, err := s.tenantOf(l)
+	if err != nil {
+		return 0, nil, err
 	}
 	base := s.cfg.URL("login") + "/" + tid
-	writeJSON(w, http.StatusOK, s.metadata(s.issuerURL(tid), base))
+	return http.StatusOK, s.metadata(s.issuerURL(tid), base), nil
 }
 
 func (s *Server) metadata(issuer, base string) map[string]any {
@@ -79,30 +101,29 @@ func (s *Server) metadata(issuer, base string) map[string]any {
 	}
 }
 
-func (s *Server) adfsDiscovery(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) adfsDiscovery(*loginReq) (int, any, error) {
 	base := s.cfg.URL("login") + "/adfs"
 	md := s.metadata(base, base)
 	md["jwks_uri"] = base + "/discovery/keys"
-	writeJSON(w, http.StatusOK, md)
+	return http.StatusOK, md, nil
 }
 
 // adfsKeys is empty: tokens are signed per tenant, and their keys are
 // published at /{tenant}/discovery/v2.0/keys.
-func (s *Server) adfsKeys(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"keys": []any{}})
+func (s *Server) adfsKeys(*loginReq) (int, any, error) {
+	return http.StatusOK, map[string]any{"keys": []any{}}, nil
 }
 
-func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
-	tid, ok := s.tenantOr404(w, r)
-	if !ok {
-		return
-	}
-	set, err := s.issuer.JWKS(r.Context(), tid)
+func (s *Server) jwks(l *loginReq) (int, any, error) {
+	tid, err := s.tenantOf(l)
 	if err != nil {
-		oauthError(w, http.StatusInternalServerError, "server_error", "The key set is unavailable.")
-		return
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusOK, set)
+	set, err := s.issuer.JWKS(l.r.Context(), tid)
+	if err != nil {
+		return 0, nil, oauthErr(http.StatusInternalServerError, "server_error", "The key set is unavailable.")
+	}
+	return http.StatusOK, set, nil
 }
 
 // tokenEndpoints are the URLs a client assertion's aud may name for tid.
@@ -171,22 +192,21 @@ type tokenResponse struct {
 	ClientInfo   string `json:"client_info,omitempty"`
 }
 
-// issueAccess signs c and writes the token response; extra fills the
+// issueAccess signs c and answers the token response; extra fills the
 // user-only fields.
-func (s *Server) issueAccess(w http.ResponseWriter, r *http.Request, c token.Claims, extra *tokenResponse) {
-	raw, _, err := s.issuer.Issue(r.Context(), c, s.cfg.TokenLifetime)
+func (s *Server) issueAccess(l *loginReq, c token.Claims, extra *tokenResponse) (int, any, error) {
+	raw, _, err := s.issuer.Issue(l.r.Context(), c, s.cfg.TokenLifetime)
 	if err != nil {
-		oauthError(w, http.StatusInternalServerError, "server_error", "The token could not be issued.")
-		return
+		return 0, nil, oauthErr(http.StatusInternalServerError, "server_error", "The token could not be issued.")
 	}
-	noteIdentity(r.Context(), &c) // audit.go: the token request's record names the identity
+	l.ev.setCaller(&c) // the token request's record names the identity
 	secs := int(s.cfg.TokenLifetime.Seconds())
 	resp := tokenResponse{}
 	if extra != nil {
 		resp = *extra
 	}
 	resp.TokenType, resp.ExpiresIn, resp.ExtExpiresIn, resp.AccessToken = "Bearer", secs, secs, raw
-	writeJSON(w, http.StatusOK, resp)
+	return http.StatusOK, resp, nil
 }
 
 // userExtras makes the refresh token, id_token and client_info of a user
@@ -194,7 +214,8 @@ func (s *Server) issueAccess(w http.ResponseWriter, r *http.Request, c token.Cla
 func (s *Server) userExtras(ctx context.Context, r *http.Request, u *directory.User, clientID, audience string) (*tokenResponse, error) {
 	out := &tokenResponse{Scope: grantedScope(r.PostForm.Get("scope"), audience)}
 	if s.cfg.RefreshTokenLifetime > 0 {
-		rt, err := s.issuer.NewRefreshToken(ctx, token.RefreshGrant{TenantID: u.TenantID, ObjectID: u.ID, ClientID: strings.ToLower(clientID)}, s.cfg.RefreshTokenLifetime)
+		rt, err := s.issuer.NewRefreshToken(ctx, token.RefreshGrant{TenantID: u.TenantID, ObjectID: u.ID, ClientID: strings.ToLower(clientID),
+			Confidential: clientSecretPresented(r)}, s.cfg.RefreshTokenLifetime)
 		if err != nil {
 			return nil, err
 		}
@@ -220,21 +241,26 @@ func (s *Server) userExtras(ctx context.Context, r *http.Request, u *directory.U
 	return out, nil
 }
 
-func oauthError(w http.ResponseWriter, status int, code, desc string) {
-	writeJSON(w, status, map[string]any{"error": code, "error_description": desc})
+// oauthErr is an OAuth2 error: {"error": code, "error_description": desc}.
+func oauthErr(status int, code, desc string) error {
+	return &apiError{Status: status, Code: code, Message: desc}
+}
+
+// writeOAuthError writes e in OAuth2's shape.
+func writeOAuthError(w http.ResponseWriter, e *apiError) {
+	writeJSON(w, e.Status, map[string]any{"error": e.Code, "error_description": e.Message})
 }
 
 // credentialError answers a failed credential check without saying which
 // part was wrong.
-func credentialError(w http.ResponseWriter, err error, user bool) {
+func credentialError(err error, user bool) error {
 	switch {
 	case errors.Is(err, directory.ErrLocked):
-		oauthError(w, http.StatusBadRequest, "invalid_grant", "AADSTS50053: Too many failed sign-in attempts. Try again later.")
+		return oauthErr(http.StatusBadRequest, "invalid_grant", "AADSTS50053: Too many failed sign-in attempts. Try again later.")
 	case errors.Is(err, directory.ErrBadCredential) && user:
-		oauthError(w, http.StatusBadRequest, "invalid_grant", "AADSTS50126: Error validating credentials due to invalid username or password.")
+		return oauthErr(http.StatusBadRequest, "invalid_grant", "AADSTS50126: Error validating credentials due to invalid username or password.")
 	case errors.Is(err, directory.ErrBadCredential) || errors.Is(err, token.ErrInvalid):
-		oauthError(w, http.StatusUnauthorized, "invalid_client", "AADSTS7000215: Invalid client credentials provided.")
-	default:
-		oauthError(w, http.StatusInternalServerError, "server_error", "The token could not be issued.")
+		return oauthErr(http.StatusUnauthorized, "invalid_client", "AADSTS7000215: Invalid client credentials provided.")
 	}
+	return oauthErr(http.StatusInternalServerError, "server_error", "The token could not be issued.")
 }

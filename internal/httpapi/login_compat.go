@@ -15,13 +15,6 @@ import (
 // cloudAudienceURN is Entra's cloud_audience_urn of the public cloud.
 const cloudAudienceURN = "urn:federation:MicrosoftOnline"
 
-// loginCompatRoutes adds the discovery and user-realm endpoints to m.
-func (s *Server) loginCompatRoutes(m *http.ServeMux) {
-	m.HandleFunc("GET /{tenant}/discovery/instance", s.instanceDiscovery)
-	// MSAL Go sends /common/UserRealm/{upn}, MSAL Python /common/userrealm/{upn}.
-	m.HandleFunc("GET /{tenant}/{realm}/{upn}", s.userRealm)
-}
-
 // loginHost is the host[:port] of login.<domain> as clients name it.
 func (s *Server) loginHost() string {
 	return strings.TrimPrefix(s.cfg.URL("login"), "https://")
@@ -41,43 +34,43 @@ func (s *Server) cloudInstanceName() string {
 // instanceDiscovery answers GET /common/discovery/instance: the tenant
 // discovery endpoint of the authority named by authorization_endpoint, and
 // this login host as its only alias.
-func (s *Server) instanceDiscovery(w http.ResponseWriter, r *http.Request) {
-	tenant := r.PathValue("tenant")
-	if ae, err := url.Parse(r.URL.Query().Get("authorization_endpoint")); err == nil {
+func (s *Server) instanceDiscovery(l *loginReq) (int, any, error) {
+	tenant := l.params["tenant"]
+	if ae, err := url.Parse(l.r.URL.Query().Get("authorization_endpoint")); err == nil {
 		if seg, _, _ := strings.Cut(strings.TrimPrefix(ae.Path, "/"), "/"); seg != "" {
 			tenant = seg
 		}
 	}
 	if strings.ContainsAny(tenant, "?#%") || len(tenant) > 256 {
-		oauthError(w, http.StatusBadRequest, "invalid_instance", "AADSTS50049: Unknown or invalid instance.")
-		return
+		return 0, nil, oauthErr(http.StatusBadRequest, "invalid_instance", "AADSTS50049: Unknown or invalid instance.")
 	}
 	host := s.loginHost()
-	writeJSON(w, http.StatusOK, map[string]any{
+	return http.StatusOK, map[string]any{
 		"tenant_discovery_endpoint": s.cfg.URL("login") + "/" + url.PathEscape(tenant) + "/v2.0/.well-known/openid-configuration",
 		"api-version":               "1.1",
 		"metadata": []map[string]any{{
 			"preferred_network": host, "preferred_cache": host, "aliases": []string{host},
 		}},
-	})
+	}, nil
 }
 
-// userRealm answers GET /common/UserRealm/{upn} (any case of "userrealm"):
-// "Managed" with the domain for a UPN whose domain is a tenant's, as
-// Entra does for cloud-only users; "Unknown" otherwise.
-func (s *Server) userRealm(w http.ResponseWriter, r *http.Request) {
-	if !strings.EqualFold(r.PathValue("realm"), "userrealm") {
-		http.NotFound(w, r)
-		return
+// userRealm answers GET /common/UserRealm/{upn} (any case of "userrealm";
+// MSAL Go sends UserRealm, MSAL Python userrealm): "Managed" with the
+// domain for a UPN whose domain is a tenant's, as Entra does for
+// cloud-only users; "Unknown" otherwise. Any other three-segment path is
+// unknown (404 as net/http words it).
+func (s *Server) userRealm(l *loginReq) (int, any, error) {
+	if !strings.EqualFold(l.params["realm"], "userrealm") {
+		return 0, nil, &apiError{Status: http.StatusNotFound, Message: "404 page not found"}
 	}
 	out := map[string]any{"ver": "1.0", "account_type": "Unknown", "cloud_instance_name": s.cloudInstanceName(),
 		"cloud_audience_urn": cloudAudienceURN}
-	if _, domain, ok := strings.Cut(r.PathValue("upn"), "@"); ok && domain != "" {
-		if _, err := s.dir.TenantOfDomain(r.Context(), strings.ToLower(domain)); err == nil {
+	if _, domain, ok := strings.Cut(l.params["upn"], "@"); ok && domain != "" {
+		if _, err := s.dir.TenantOfDomain(l.r.Context(), strings.ToLower(domain)); err == nil {
 			out["account_type"], out["domain_name"] = "Managed", strings.ToLower(domain)
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	return http.StatusOK, out, nil
 }
 
 // oidcScopes are the scopes MSAL adds to every request; they are not

@@ -23,24 +23,26 @@ import (
 // client_id / principal_id / object_id parameters must then name that
 // same identity.
 func (s *Server) MSIHandler() http.Handler {
-	m := http.NewServeMux()
-	m.HandleFunc("GET /msi/token", s.msiToken)
-	m.HandleFunc("GET /msi/token/", s.msiToken)
-	// audit.go: every call is audited (server chain) before it is answered.
+	// Every call is audited (server chain) before it is answered.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.auditTokenRequest(w, r, m, "ManagedIdentityTokenRequest")
+		serve(s, s.msiP, w, r, loginState{})
 	})
 }
 
-func (s *Server) msiToken(w http.ResponseWriter, r *http.Request) {
+// msiRoutes is the managed identity endpoint's route table.
+func msiRoutes() []loginRoute {
+	return []loginRoute{{Method: "GET", Pattern: "/msi/token", Handle: (*Server).msiToken}}
+}
+
+func (s *Server) msiToken(l *loginReq) (int, any, error) {
+	r := l.r
 	q := r.URL.Query()
 	header := r.Header.Get("X-IDENTITY-HEADER")
 	if header == "" {
 		header = r.Header.Get("secret")
 	}
 	if header == "" {
-		msiError(w, http.StatusBadRequest, "The request has no X-IDENTITY-HEADER.")
-		return
+		return 0, nil, msiErr(http.StatusBadRequest, "The request has no X-IDENTITY-HEADER.")
 	}
 	res := q.Get("resource")
 	if res == "" {
@@ -48,38 +50,40 @@ func (s *Server) msiToken(w http.ResponseWriter, r *http.Request) {
 	}
 	audience, ok := s.resourceAudience(res)
 	if !ok {
-		msiError(w, http.StatusBadRequest, "The resource is not one of this server's resources.")
-		return
+		return 0, nil, msiErr(http.StatusBadRequest, "The resource is not one of this server's resources.")
 	}
 	mi, sp, err := s.dir.AuthenticateIdentityHeader(r.Context(), header)
 	if err != nil {
-		msiError(w, http.StatusUnauthorized, "The identity header is not valid.")
-		return
+		return 0, nil, msiErr(http.StatusUnauthorized, "The identity header is not valid.")
 	}
 	for _, p := range []struct{ name, want string }{{"client_id", mi.ClientID}, {"principal_id", mi.PrincipalID}, {"object_id", mi.PrincipalID}} {
 		if v := q.Get(p.name); v != "" && !strings.EqualFold(v, p.want) {
-			msiError(w, http.StatusBadRequest, "The requested identity is not the one bound to this header.")
-			return
+			return 0, nil, msiErr(http.StatusBadRequest, "The requested identity is not the one bound to this header.")
 		}
 	}
 	c, err := s.principalClaims(r.Context(), mi.TenantID, sp.ObjectID, audience)
 	if err != nil {
-		msiError(w, http.StatusInternalServerError, "The token could not be issued.")
-		return
+		return 0, nil, msiErr(http.StatusInternalServerError, "The token could not be issued.")
 	}
 	c.AppID, c.Azp, c.IDType, c.Name = sp.AppID, sp.AppID, token.IDTypeApp, sp.DisplayName
 	raw, exp, err := s.issuer.Issue(r.Context(), c, s.cfg.TokenLifetime)
 	if err != nil {
-		msiError(w, http.StatusInternalServerError, "The token could not be issued.")
-		return
+		return 0, nil, msiErr(http.StatusInternalServerError, "The token could not be issued.")
 	}
-	noteIdentity(r.Context(), &c) // audit.go
-	writeJSON(w, http.StatusOK, map[string]string{
+	l.ev.setCaller(&c) // the record names the identity
+	return http.StatusOK, map[string]string{
 		"access_token": raw, "expires_on": strconv.FormatInt(exp.Unix(), 10), "resource": res,
 		"token_type": "Bearer", "client_id": mi.ClientID,
-	})
+	}, nil
 }
 
-func msiError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]any{"statusCode": status, "message": msg, "error": http.StatusText(status), "error_description": msg})
+// msiErr is an error of the managed identity endpoint; its code is the
+// status text.
+func msiErr(status int, msg string) error {
+	return &apiError{Status: status, Code: http.StatusText(status), Message: msg}
+}
+
+// writeMSIError writes e in the App Service identity endpoint's shape.
+func writeMSIError(w http.ResponseWriter, e *apiError) {
+	writeJSON(w, e.Status, map[string]any{"statusCode": e.Status, "message": e.Message, "error": http.StatusText(e.Status), "error_description": e.Message})
 }

@@ -53,123 +53,132 @@ func definitionOut(d *rbac.RoleDefinition) wire.RoleDefinition {
 
 // roleRoutes is the local RBAC API (rbac.json, 7.6) at every scope form.
 func (s *Server) roleRoutes() []Route {
-	svc := s.hsms
 	var routes []Route
 	for _, sp := range scopePrefixes {
 		ra := sp.path + "/providers/Microsoft.Authorization/roleAssignments"
+		// Role definitions live at "/": their routes authorize there
+		// whatever scope form the path uses (issue #14.1).
 		rd := sp.path + "/providers/Microsoft.Authorization/roleDefinitions"
 		routes = append(routes,
-			Route{Method: "GET", Pattern: ra, Operation: "RoleAssignmentList", BeforeActivation: true, Action: rbac.RoleAssignRead, KeyScoped: sp.keyScoped,
-				Handle: func(r *Request) (int, any, error) {
-					all, err := svc.Assignments(r.Ctx, r.HSM)
-					if err != nil {
-						return 0, nil, err
-					}
-					sel, err := filterAssignments(all, urlScope(r), r.Query.Get("$filter"))
-					if err != nil {
-						return 0, nil, err
-					}
-					out := wire.List[wire.RoleAssignment]{Value: []wire.RoleAssignment{}}
-					for i := range sel {
-						out.Value = append(out.Value, assignmentOut(&sel[i]))
-					}
-					return http.StatusOK, out, nil
-				}},
-			Route{Method: "GET", Pattern: ra + "/{id}", Operation: "RoleAssignmentGet", BeforeActivation: true, Action: rbac.RoleAssignRead, KeyScoped: sp.keyScoped,
-				Handle: func(r *Request) (int, any, error) {
-					a, err := svc.GetAssignment(r.Ctx, r.HSM, r.Params["id"])
-					if err != nil {
-						return 0, nil, err
-					}
-					if a.Scope != urlScope(r) {
-						return 0, nil, errAssignmentNotFound
-					}
-					return http.StatusOK, assignmentOut(a), nil
-				}},
-			Route{Method: "PUT", Pattern: ra + "/{id}", Operation: "RoleAssignmentCreate", Action: rbac.RoleAssignWrite, KeyScoped: sp.keyScoped,
-				Handle: func(r *Request) (int, any, error) {
-					var body wire.RoleAssignmentCreateParameters
-					if err := r.Decode(&body); err != nil {
-						return 0, nil, err
-					}
-					if body.Properties.RoleDefinitionID == "" || body.Properties.PrincipalID == "" {
-						return 0, nil, errBadRequest("properties.roleDefinitionId and properties.principalId are required.")
-					}
-					a, err := svc.Assign(r.Ctx, r.HSM, rbac.RoleAssignment{ID: r.Params["id"], Scope: urlScope(r),
-						RoleDefinitionID: body.Properties.RoleDefinitionID, PrincipalID: body.Properties.PrincipalID})
-					if err != nil {
-						return 0, nil, err
-					}
-					return http.StatusCreated, assignmentOut(a), nil
-				}},
-			Route{Method: "DELETE", Pattern: ra + "/{id}", Operation: "RoleAssignmentDelete", Action: rbac.RoleAssignDelete, KeyScoped: sp.keyScoped,
-				Handle: func(r *Request) (int, any, error) {
-					a, err := svc.GetAssignment(r.Ctx, r.HSM, r.Params["id"])
-					if err != nil {
-						return 0, nil, err
-					}
-					if a.Scope != urlScope(r) {
-						return 0, nil, errAssignmentNotFound
-					}
-					if a, err = svc.DeleteAssignment(r.Ctx, r.HSM, a.ID); err != nil {
-						return 0, nil, err
-					}
-					return http.StatusOK, assignmentOut(a), nil
-				}},
-			Route{Method: "GET", Pattern: rd, Operation: "RoleDefinitionList", BeforeActivation: true, Action: rbac.RoleDefRead, KeyScoped: sp.keyScoped,
-				Handle: func(r *Request) (int, any, error) {
-					defs, err := svc.RoleDefinitions(r.Ctx, r.HSM)
-					if err != nil {
-						return 0, nil, err
-					}
-					name, err := roleNameFilter(r.Query.Get("$filter"))
-					if err != nil {
-						return 0, nil, err
-					}
-					out := wire.List[wire.RoleDefinition]{Value: []wire.RoleDefinition{}}
-					for i := range defs {
-						if name == "" || strings.EqualFold(defs[i].RoleName, name) {
-							out.Value = append(out.Value, definitionOut(&defs[i]))
-						}
-					}
-					return http.StatusOK, out, nil
-				}},
-			Route{Method: "GET", Pattern: rd + "/{id}", Operation: "RoleDefinitionGet", BeforeActivation: true, Action: rbac.RoleDefRead, KeyScoped: sp.keyScoped,
-				Handle: func(r *Request) (int, any, error) {
-					d, err := svc.GetRoleDefinition(r.Ctx, r.HSM, r.Params["id"])
-					if err != nil {
-						return 0, nil, err
-					}
-					return http.StatusOK, definitionOut(d), nil
-				}},
-			Route{Method: "PUT", Pattern: rd + "/{id}", Operation: "RoleDefinitionCreate", Action: rbac.RoleDefWrite, KeyScoped: sp.keyScoped,
-				Handle: func(r *Request) (int, any, error) {
-					if urlScope(r) != "/" {
-						return 0, nil, errBadRequest("Managed HSM only supports '/' as the scope of role definitions.")
-					}
-					var body wire.RoleDefinitionCreateParameters
-					if err := r.Decode(&body); err != nil {
-						return 0, nil, err
-					}
-					p := body.Properties
-					d, err := svc.PutRoleDefinition(r.Ctx, r.HSM, rbac.RoleDefinition{ID: r.Params["id"], RoleName: p.RoleName,
-						Description: p.Description, Type: p.RoleType, Permissions: p.Permissions, AssignableScopes: p.AssignableScopes})
-					if err != nil {
-						return 0, nil, err
-					}
-					return http.StatusCreated, definitionOut(d), nil
-				}},
-			Route{Method: "DELETE", Pattern: rd + "/{id}", Operation: "RoleDefinitionDelete", Action: rbac.RoleDefDelete, KeyScoped: sp.keyScoped,
-				Handle: func(r *Request) (int, any, error) {
-					d, err := svc.DeleteRoleDefinition(r.Ctx, r.HSM, r.Params["id"])
-					if err != nil {
-						return 0, nil, err
-					}
-					return http.StatusOK, definitionOut(d), nil
-				}},
+			Route{Method: "GET", Pattern: ra, Operation: "RoleAssignmentList", BeforeActivation: true, Action: rbac.RoleAssignRead, KeyScoped: sp.keyScoped, Handle: s.roleAssignmentList},
+			Route{Method: "GET", Pattern: ra + "/{id}", Operation: "RoleAssignmentGet", BeforeActivation: true, Action: rbac.RoleAssignRead, KeyScoped: sp.keyScoped, Handle: s.roleAssignmentGet},
+			Route{Method: "PUT", Pattern: ra + "/{id}", Operation: "RoleAssignmentCreate", Action: rbac.RoleAssignWrite, KeyScoped: sp.keyScoped, Handle: s.roleAssignmentCreate},
+			Route{Method: "DELETE", Pattern: ra + "/{id}", Operation: "RoleAssignmentDelete", Action: rbac.RoleAssignDelete, KeyScoped: sp.keyScoped, Handle: s.roleAssignmentDelete},
+			Route{Method: "GET", Pattern: rd, Operation: "RoleDefinitionList", BeforeActivation: true, Action: rbac.RoleDefRead, KeyScoped: false, Handle: s.roleDefinitionList},
+			Route{Method: "GET", Pattern: rd + "/{id}", Operation: "RoleDefinitionGet", BeforeActivation: true, Action: rbac.RoleDefRead, KeyScoped: false, Handle: s.roleDefinitionGet},
+			Route{Method: "PUT", Pattern: rd + "/{id}", Operation: "RoleDefinitionCreate", Action: rbac.RoleDefWrite, KeyScoped: false, Handle: s.roleDefinitionCreate},
+			Route{Method: "DELETE", Pattern: rd + "/{id}", Operation: "RoleDefinitionDelete", Action: rbac.RoleDefDelete, KeyScoped: false, Handle: s.roleDefinitionDelete},
 		)
 	}
 	return routes
+}
+
+func (s *Server) roleAssignmentList(r *Request) (int, any, error) {
+	all, err := s.hsms.Assignments(r.Ctx, r.HSM)
+	if err != nil {
+		return 0, nil, err
+	}
+	sel, err := filterAssignments(all, urlScope(r), r.Query.Get("$filter"))
+	if err != nil {
+		return 0, nil, err
+	}
+	out := wire.List[wire.RoleAssignment]{Value: []wire.RoleAssignment{}}
+	for i := range sel {
+		out.Value = append(out.Value, assignmentOut(&sel[i]))
+	}
+	return http.StatusOK, out, nil
+}
+
+func (s *Server) roleAssignmentGet(r *Request) (int, any, error) {
+	a, err := s.hsms.GetAssignment(r.Ctx, r.HSM, r.Params["id"])
+	if err != nil {
+		return 0, nil, err
+	}
+	if a.Scope != urlScope(r) {
+		return 0, nil, errAssignmentNotFound
+	}
+	return http.StatusOK, assignmentOut(a), nil
+}
+
+func (s *Server) roleAssignmentCreate(r *Request) (int, any, error) {
+	var body wire.RoleAssignmentCreateParameters
+	if err := r.Decode(&body); err != nil {
+		return 0, nil, err
+	}
+	if body.Properties.RoleDefinitionID == "" || body.Properties.PrincipalID == "" {
+		return 0, nil, errBadRequest("properties.roleDefinitionId and properties.principalId are required.")
+	}
+	a, err := s.hsms.Assign(r.Ctx, r.HSM, rbac.RoleAssignment{ID: r.Params["id"], Scope: urlScope(r),
+		RoleDefinitionID: body.Properties.RoleDefinitionID, PrincipalID: body.Properties.PrincipalID})
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusCreated, assignmentOut(a), nil
+}
+
+func (s *Server) roleAssignmentDelete(r *Request) (int, any, error) {
+	a, err := s.hsms.GetAssignment(r.Ctx, r.HSM, r.Params["id"])
+	if err != nil {
+		return 0, nil, err
+	}
+	if a.Scope != urlScope(r) {
+		return 0, nil, errAssignmentNotFound
+	}
+	if a, err = s.hsms.DeleteAssignment(r.Ctx, r.HSM, a.ID); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, assignmentOut(a), nil
+}
+
+func (s *Server) roleDefinitionList(r *Request) (int, any, error) {
+	defs, err := s.hsms.RoleDefinitions(r.Ctx, r.HSM)
+	if err != nil {
+		return 0, nil, err
+	}
+	name, err := roleNameFilter(r.Query.Get("$filter"))
+	if err != nil {
+		return 0, nil, err
+	}
+	out := wire.List[wire.RoleDefinition]{Value: []wire.RoleDefinition{}}
+	for i := range defs {
+		if name == "" || strings.EqualFold(defs[i].RoleName, name) {
+			out.Value = append(out.Value, definitionOut(&defs[i]))
+		}
+	}
+	return http.StatusOK, out, nil
+}
+
+func (s *Server) roleDefinitionGet(r *Request) (int, any, error) {
+	d, err := s.hsms.GetRoleDefinition(r.Ctx, r.HSM, r.Params["id"])
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, definitionOut(d), nil
+}
+
+func (s *Server) roleDefinitionCreate(r *Request) (int, any, error) {
+	if urlScope(r) != "/" {
+		return 0, nil, errBadRequest("Managed HSM only supports '/' as the scope of role definitions.")
+	}
+	var body wire.RoleDefinitionCreateParameters
+	if err := r.Decode(&body); err != nil {
+		return 0, nil, err
+	}
+	p := body.Properties
+	d, err := s.hsms.PutRoleDefinition(r.Ctx, r.HSM, rbac.RoleDefinition{ID: r.Params["id"], RoleName: p.RoleName,
+		Description: p.Description, Type: p.RoleType, Permissions: p.Permissions, AssignableScopes: p.AssignableScopes})
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusCreated, definitionOut(d), nil
+}
+
+func (s *Server) roleDefinitionDelete(r *Request) (int, any, error) {
+	d, err := s.hsms.DeleteRoleDefinition(r.Ctx, r.HSM, r.Params["id"])
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, definitionOut(d), nil
 }
 
 var errAssignmentNotFound = &hsm.Error{Kind: hsm.KindNotFound, Code: "RoleAssignmentNotFound", Message: "Requested role assignment not found"}

@@ -1,8 +1,3 @@
-// Package httpapi is the HTTP edge of mhsm: virtual hosts, the route table,
-// the one guard pipeline every data-plane request passes (canonicalise →
-// authenticate → authorize → audit → act), and the mapping of errors to
-// Azure's JSON error body. Read route.go, pipeline.go, then one file per
-// resource (keys.go, login.go).
 package httpapi
 
 import (
@@ -37,10 +32,15 @@ type Route struct {
 	// yet (security domain routes, and role reads for its initial
 	// administrators); every other route answers HSMNotActivated there.
 	BeforeActivation bool
-	Handle           func(*Request) (int, any, error)
-
-	segs []string
+	// Handle acts once the pipeline (edge.go, data.go) has authenticated
+	// and authorized the request: a method of Server, named in the table.
+	// It returns the status and body of a success, or an error the
+	// pipeline maps to Azure's error body (errors.go).
+	Handle func(*Request) (int, any, error)
 }
+
+// dataRouteSpec is the router's view of a Route.
+func dataRouteSpec(r *Route) (string, string) { return r.Method, r.Pattern }
 
 // Params are the values of a route's {placeholders}.
 type Params map[string]string
@@ -67,59 +67,95 @@ func splitPath(escaped string) ([]string, error) {
 	return segs, nil
 }
 
-// router matches canonical segments to routes; the route with the most
-// literal segments wins.
-type router struct {
-	routes []*Route
+// router matches canonical segments to the routes of one plane (R is
+// the plane's route type): the route with the most literal segments wins,
+// and on a tie a fixed path beats one with a leading "{scope*}", which
+// matches any number of segments (ARM scopes) and is returned as the
+// parameter "scope" ("/a/b").
+type router[R any] struct{ entries []routeEntry[R] }
+
+type routeEntry[R any] struct {
+	method string
+	segs   []string // without a leading "{scope*}"
+	star   bool
+	route  *R
 }
 
-func newRouter(routes []Route) *router {
-	r := &router{}
+// newRouter compiles routes; spec returns a route's method and pattern.
+func newRouter[R any](routes []R, spec func(*R) (method, pattern string)) *router[R] {
+	r := &router[R]{}
 	for i := range routes {
-		rt := routes[i]
-		rt.segs, _ = splitPath(rt.Pattern)
-		r.routes = append(r.routes, &rt)
+		rt := &routes[i]
+		method, pattern := spec(rt)
+		segs, _ := splitPath(pattern)
+		e := routeEntry[R]{method: method, segs: segs, route: rt}
+		if len(segs) > 0 && segs[0] == "{scope*}" {
+			e.segs, e.star = segs[1:], true
+		}
+		r.entries = append(r.entries, e)
 	}
 	return r
 }
 
-// match returns the route for method and segs; allowed reports whether
+// match returns the route for method and segs; pathExists reports whether
 // the path exists with another method (for 405).
-func (r *router) match(method string, segs []string) (rt *Route, p Params, pathExists bool) {
-	best := -1
-	for _, cand := range r.routes {
-		if len(cand.segs) != len(segs) {
-			continue
-		}
-		lits, ok := 0, true
-		for i, s := range cand.segs {
-			if strings.HasPrefix(s, "{") {
-				continue
-			}
-			if !strings.EqualFold(s, segs[i]) {
-				ok = false
-				break
-			}
-			lits++
-		}
+func (r *router[R]) match(method string, segs []string) (rt *R, p Params, pathExists bool) {
+	best, win := -1, -1
+	for i := range r.entries {
+		e := &r.entries[i]
+		lits, ok := e.matchSegs(segs)
 		if !ok {
 			continue
 		}
 		pathExists = true
-		if cand.Method == method && lits > best {
-			best, rt = lits, cand
+		score := 2 * lits
+		if !e.star {
+			score++
+		}
+		if e.method == method && score > best {
+			best, win = score, i
 		}
 	}
-	if rt == nil {
+	if win < 0 {
 		return nil, nil, pathExists
 	}
+	e := &r.entries[win]
 	p = Params{}
-	for i, s := range rt.segs {
+	if e.star {
+		n := len(segs) - len(e.segs)
+		p["scope"] = "/" + strings.Join(segs[:n], "/")
+		segs = segs[n:]
+	}
+	for i, s := range e.segs {
 		if strings.HasPrefix(s, "{") {
 			p[strings.Trim(s, "{}")] = segs[i]
 		}
 	}
-	return rt, p, true
+	return e.route, p, true
+}
+
+// matchSegs reports whether segs match e, and with how many literals.
+func (e *routeEntry[R]) matchSegs(segs []string) (int, bool) {
+	if e.star {
+		if len(segs) < len(e.segs) {
+			return 0, false
+		}
+		segs = segs[len(segs)-len(e.segs):]
+	}
+	if len(e.segs) != len(segs) {
+		return 0, false
+	}
+	lits := 0
+	for i, s := range e.segs {
+		if strings.HasPrefix(s, "{") {
+			continue
+		}
+		if !strings.EqualFold(s, segs[i]) {
+			return 0, false
+		}
+		lits++
+	}
+	return lits, true
 }
 
 // methodNotAllowed is the status for a known path with another method.

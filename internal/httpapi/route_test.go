@@ -70,7 +70,7 @@ func TestSplitPathCanonicalises(t *testing.T) {
 
 func TestRouterPrefersLiterals(t *testing.T) {
 	s := &Server{}
-	rt := newRouter(s.DataRoutes())
+	rt := newRouter(s.DataRoutes(), dataRouteSpec)
 	cases := []struct{ method, path, op string }{
 		{"GET", "/keys/k/versions", "KeyListVersions"},
 		{"GET", "/keys/k/abc", "KeyGet"},

@@ -7,10 +7,11 @@ import (
 )
 
 // authzScope is the canonical scope a request on rt is decided at:
-// "/keys/{name}" for key-scoped routes, "/keys" for the key collection
-// (list, restore, deleted keys) and for the RBAC API under "/keys", and "/"
-// for everything else. "/keys" is a scope of its own: a grant there covers
-// every key but not the HSM.
+// "/keys/{name}" for key-scoped routes; "/" for role definitions, which
+// live at "/" whatever scope form the path uses (issue #14.1); "/keys" for
+// the key collection (list, restore, deleted keys) and the role assignment
+// API under /keys; "/" for everything else. "/keys" is a scope of its own:
+// a grant there covers every key but not the HSM.
 func (rt *Route) authzScope(params Params) (string, error) {
 	if rt.KeyScoped {
 		if !rbac.KeyNamePattern.MatchString(params["name"]) {
@@ -19,7 +20,10 @@ func (rt *Route) authzScope(params Params) (string, error) {
 		return rbac.KeyScope(params["name"]), nil
 	}
 	p := strings.ToLower(rt.Pattern)
-	if p == "/keys" || strings.HasPrefix(p, "/keys/") || p == "/deletedkeys" || strings.HasPrefix(p, "/deletedkeys/") {
+	switch {
+	case strings.Contains(p, "/providers/microsoft.authorization/roledefinitions"):
+		return rbac.HSMScope, nil
+	case p == "/keys" || strings.HasPrefix(p, "/keys/") || p == "/deletedkeys" || strings.HasPrefix(p, "/deletedkeys/"):
 		return rbac.KeysScope, nil
 	}
 	return rbac.HSMScope, nil

@@ -48,10 +48,18 @@ type Server struct {
 
 	principalLimit, hsmLimit *throttle.Limiter
 
-	data  *router
-	login *http.ServeMux
-	mgmt  *mgmt.Service
-	arm   *armRouter
+	mgmt *mgmt.Service
+
+	// Route tables, one generic router each (route.go), and the planes
+	// of the one pipeline (edge.go).
+	data         *router[Route]
+	arm          *router[ARMRoute]
+	graph        *router[graphRoute]
+	loginR, msiR *router[loginRoute]
+	dataP        *plane[dataState]
+	mgmtP        *plane[armTarget]
+	graphP       *plane[graphState]
+	loginP, msiP *plane[loginState]
 }
 
 // New returns the handler.
@@ -59,9 +67,14 @@ func New(d Deps) *Server {
 	s := &Server{cfg: d.Config, hsms: d.HSMs, dir: d.Dir, issuer: d.Issuer, verifier: d.Verifier,
 		metrics: d.Metrics, principalLimit: d.PrincipalLimit, hsmLimit: d.HSMLimit}
 	s.audit = newAuditor(s, d.Audit)
-	s.data = newRouter(s.DataRoutes())
-	s.mgmt, s.arm = d.Mgmt, newARMRouter(s.ARMRoutes())
-	s.login = s.loginMux()
+	s.mgmt = d.Mgmt
+	s.data = newRouter(s.DataRoutes(), dataRouteSpec)
+	s.arm = newRouter(s.ARMRoutes(), armRouteSpec)
+	s.graph = newRouter(graphRoutes, graphRouteSpec)
+	s.loginR = newRouter(loginRoutes(), loginRouteSpec)
+	s.msiR = newRouter(msiRoutes(), loginRouteSpec)
+	s.dataP, s.mgmtP, s.graphP = s.dataPlane(), s.managementPlane(), s.graphPlane()
+	s.loginP, s.msiP = s.loginPlane(), s.msiPlane()
 	return s
 }
 
@@ -78,9 +91,9 @@ func (s *Server) DataRoutes() []Route {
 	return rs
 }
 
-// ServeHTTP dispatches on the Host header: login.<domain>,
-// management.<domain> (reserved), <hsm>.managedhsm.<domain>. Unknown hosts
-// get 404.
+// ServeHTTP dispatches on the Host header to a plane of the one pipeline
+// (edge.go): login.<domain>, management.<domain>, graph.<domain>,
+// <hsm>.managedhsm.<domain>. Unknown hosts get 404 (not audited).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	host := strings.ToLower(r.Host)
 	if h, _, err := net.SplitHostPort(host); err == nil {
@@ -89,13 +102,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	host = strings.TrimSuffix(host, ".")
 	switch svc := s.cfg.Service(host); svc { // config/hostnames.go
 	case "login":
-		s.serveLogin(w, r) // audit.go: token requests are audited
+		s.serveLogin(w, r)
 		return
 	case "management":
 		s.serveManagement(w, r)
 		return
 	case "graph":
-		s.serveGraphAudited(w, r) // audit.go
+		s.serveGraph(w, r)
 		return
 	case "":
 	default:

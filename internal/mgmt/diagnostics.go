@@ -116,7 +116,8 @@ func (s *Service) liveHSM(ctx context.Context, scope armrbac.Scope) (*hsmResourc
 }
 
 // validateDiagnostics checks a setting's body and returns the storage
-// account name and retention.
+// account name and retention. Whether the caller may name the account is
+// ResolveStorageAccount's question.
 func validateDiagnostics(p *wire.DiagnosticSettingsProperties) (string, int, error) {
 	if p.WorkspaceID != "" || p.EventHubAuthorizationRuleID != "" || p.EventHubName != "" || p.ServiceBusRuleID != "" || p.MarketplacePartnerID != "" {
 		return "", 0, badRequest("BadRequest", "mhsm delivers diagnostic logs to storage accounts only: set storageAccountId, not a workspace, event hub or partner destination.")
@@ -124,10 +125,9 @@ func validateDiagnostics(p *wire.DiagnosticSettingsProperties) (string, int, err
 	if p.StorageAccountID == "" {
 		return "", 0, badRequest("BadRequest", "A destination is required: set storageAccountId.")
 	}
-	sa, err := armrbac.ParseScope(p.StorageAccountID)
-	if err != nil || sa.ResourceGroup == "" || !strings.EqualFold(sa.Provider, "Microsoft.Storage") || len(sa.Types) != 1 || !strings.EqualFold(sa.Types[0], "storageAccounts") ||
-		!storageAccountPattern.MatchString(sa.Names[0]) {
-		return "", 0, badRequest("BadRequest", "storageAccountId '%s' is not the id of a storage account (/subscriptions/{id}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{3-24 lower-case letters and digits}).", p.StorageAccountID)
+	sa, err := parseStorageAccountID(p.StorageAccountID)
+	if err != nil {
+		return "", 0, err
 	}
 	if len(p.Logs) == 0 {
 		return "", 0, badRequest("BadRequest", "At least one log category must be set: [{\"category\": \"AuditEvent\", \"enabled\": true}].")
@@ -160,8 +160,10 @@ func validateDiagnostics(p *wire.DiagnosticSettingsProperties) (string, int, err
 }
 
 // PutDiagnosticSetting creates or replaces setting name on the HSM that
-// scope names, and hands the HSM's new set of settings to the sink.
-func (s *Service) PutDiagnosticSetting(ctx context.Context, scope armrbac.Scope, name string, in wire.DiagnosticSettingsProperties) (*wire.DiagnosticSettingsResource, error) {
+// scope names, for caller, and hands the HSM's new set of settings to the
+// sink. The storage account must resolve for caller (ResolveStorageAccount):
+// the route's action covers the HSM, not the destination.
+func (s *Service) PutDiagnosticSetting(ctx context.Context, caller Requester, scope armrbac.Scope, name string, in wire.DiagnosticSettingsProperties) (*wire.DiagnosticSettingsResource, error) {
 	if !diagNamePattern.MatchString(name) {
 		return nil, badRequest("BadRequest", "The diagnostic setting name '%s' is invalid.", name)
 	}
@@ -175,6 +177,11 @@ func (s *Service) PutDiagnosticSetting(ctx context.Context, scope armrbac.Scope,
 	if err != nil {
 		return nil, err
 	}
+	sa, err := s.ResolveStorageAccount(ctx, caller, in.StorageAccountID)
+	if err != nil {
+		return nil, err
+	}
+	in.StorageAccountID = sa.ID
 	hsmName := strings.ToLower(r.Name)
 	d := &diagRecord{Name: name, HSM: hsmName, ResourceID: hsmResourceID(r.Subscription, r.ResourceGroup, r.Name), Properties: in,
 		StorageAcct: acct, Updated: s.o.Now().UTC(), RetentionDay: days}
@@ -195,7 +202,7 @@ func (s *Service) PutDiagnosticSetting(ctx context.Context, scope armrbac.Scope,
 	if err := s.configure(hsmName, next); err != nil {
 		return nil, err
 	}
-	if err := s.st.Update(ctx, func(tx store.Tx) error { return putJSON(tx, diagKey(hsmName, name), d) }); err != nil {
+	if err := s.st.Update(ctx, func(tx store.Tx) error { return store.PutJSON(tx, diagKey(hsmName, name), d) }); err != nil {
 		_ = s.configure(hsmName, old)
 		return nil, err
 	}
@@ -215,7 +222,7 @@ func (s *Service) diagRecords(ctx context.Context, hsm string) ([]*diagRecord, e
 	var rs []diagRecord
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		var err error
-		rs, err = listJSON[diagRecord](tx, diagPrefix(hsm))
+		rs, err = store.ListJSON[diagRecord](tx, diagPrefix(hsm))
 		return err
 	})
 	out := make([]*diagRecord, len(rs))
@@ -262,7 +269,7 @@ func (s *Service) DiagnosticSetting(ctx context.Context, scope armrbac.Scope, na
 		return nil, err
 	}
 	var d diagRecord
-	err = s.st.View(ctx, func(tx store.Tx) error { return getJSON(tx, diagKey(r.Name, name), &d) })
+	err = s.st.View(ctx, func(tx store.Tx) error { return store.GetJSON(tx, diagKey(r.Name, name), &d) })
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, diagNotFound(name)
 	}
@@ -335,9 +342,12 @@ func (s *Service) replayDiagnostics(ctx context.Context) error {
 	var all []diagRecord
 	if err := s.st.View(ctx, func(tx store.Tx) error {
 		var err error
-		all, err = listJSON[diagRecord](tx, "mgmt/diag/")
+		all, err = store.ListJSON[diagRecord](tx, "mgmt/diag/")
 		return err
 	}); err != nil {
+		return err
+	}
+	if err := s.bindStoredAccounts(ctx, all); err != nil {
 		return err
 	}
 	by := map[string][]*diagRecord{}

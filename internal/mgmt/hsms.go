@@ -70,7 +70,7 @@ func (s *Service) hsmResources(ctx context.Context) ([]hsmResource, error) {
 	var rs []hsmResource
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		var err error
-		rs, err = listJSON[hsmResource](tx, "mgmt/hsm/")
+		rs, err = store.ListJSON[hsmResource](tx, "mgmt/hsm/")
 		return err
 	})
 	return rs, err
@@ -78,7 +78,7 @@ func (s *Service) hsmResources(ctx context.Context) ([]hsmResource, error) {
 
 func getHSMResource(tx store.Tx, name string) (*hsmResource, error) {
 	var r hsmResource
-	if err := getJSON(tx, hsmKey(name), &r); err != nil {
+	if err := store.GetJSON(tx, hsmKey(name), &r); err != nil {
 		return nil, err
 	}
 	return &r, nil
@@ -303,7 +303,7 @@ func (s *Service) startCreate(ctx context.Context, r *hsmResource) (*wire.Manage
 		return nil, nil, errors.New("mgmt: shutting down")
 	default:
 	}
-	if err := s.st.Update(ctx, func(tx store.Tx) error { return putJSON(tx, hsmKey(r.Name), r) }); err != nil {
+	if err := s.st.Update(ctx, func(tx store.Tx) error { return store.PutJSON(tx, hsmKey(r.Name), r) }); err != nil {
 		return nil, nil, err
 	}
 	if err := s.reloadNetwork(ctx); err != nil {
@@ -335,7 +335,7 @@ func (s *Service) provision(r hsmResource, op *Operation) {
 		}
 	}
 	s.mu.Lock()
-	if uerr := s.st.Update(ctx, func(tx store.Tx) error { return putJSON(tx, hsmKey(r.Name), &r) }); uerr != nil {
+	if uerr := s.st.Update(ctx, func(tx store.Tx) error { return store.PutJSON(tx, hsmKey(r.Name), &r) }); uerr != nil {
 		slog.Error("recording HSM provisioning state failed", "hsm", r.Name, "err", uerr)
 	}
 	s.mu.Unlock()
@@ -358,7 +358,7 @@ func (s *Service) recoverProvisioning(ctx context.Context) error {
 		} else {
 			r.ProvisioningState, r.StatusMessage = StateFailed, "Provisioning was interrupted by a restart."
 		}
-		if err := s.st.Update(ctx, func(tx store.Tx) error { return putJSON(tx, hsmKey(r.Name), r) }); err != nil {
+		if err := s.st.Update(ctx, func(tx store.Tx) error { return store.PutJSON(tx, hsmKey(r.Name), r) }); err != nil {
 			return err
 		}
 	}
@@ -439,7 +439,7 @@ func (s *Service) updateHSM(ctx context.Context, by Caller, r *hsmResource, in w
 		r.PublicNetworkAccess, r.NetworkACLs = access, acls
 	}
 	r.ModifiedBy, r.ModifiedAt = by, s.o.Now().UTC()
-	if err := s.st.Update(ctx, func(tx store.Tx) error { return putJSON(tx, hsmKey(r.Name), r) }); err != nil {
+	if err := s.st.Update(ctx, func(tx store.Tx) error { return store.PutJSON(tx, hsmKey(r.Name), r) }); err != nil {
 		return nil, nil, err
 	}
 	if err := s.reloadNetwork(ctx); err != nil {
@@ -514,7 +514,7 @@ func (s *Service) Adopt(ctx context.Context, sub, rg, name, location string, adm
 		if _, err := tx.Get(hsmKey(name)); err == nil {
 			return conflict("ConflictError", "The managed HSM '%s' is already a resource.", name)
 		}
-		return putJSON(tx, hsmKey(name), r)
+		return store.PutJSON(tx, hsmKey(name), r)
 	})
 	if err != nil {
 		return err

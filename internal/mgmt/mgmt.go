@@ -14,7 +14,6 @@ package mgmt
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -54,6 +53,12 @@ type Options struct {
 	// a setting's logs for account A go under StorageRoot/A. Empty means
 	// settings carry no StorageDir.
 	StorageRoot string
+	// StorageAccounts are the operator-configured storage accounts (audit
+	// destinations), by lower-case name, each bound to the scope — a
+	// subscription or a resource group — whose principals may name it
+	// (storage.go). A zero Scope means configured but bound to nothing:
+	// no API request can name it.
+	StorageAccounts map[string]armrbac.Scope
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -120,6 +125,9 @@ const (
 	KindBadRequest Kind = iota + 1
 	KindNotFound
 	KindConflict
+	// KindForbidden: the route's action was allowed but a linked resource
+	// (a storage account named as a destination) is not the caller's to use.
+	KindForbidden
 )
 
 // Error is a management error with ARM's code and a public message.
@@ -154,41 +162,6 @@ func conflict(code, format string, a ...any) error {
 func IsNotFound(err error) bool {
 	e, ok := AsError(err)
 	return ok && e.Kind == KindNotFound
-}
-
-func putJSON(tx store.Tx, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return tx.Put(key, b)
-}
-
-func getJSON(tx store.Tx, key string, v any) error {
-	b, err := tx.Get(key)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("mgmt: decode %s: %w", key, err)
-	}
-	return nil
-}
-
-func listJSON[T any](tx store.Tx, prefix string) ([]T, error) {
-	kvs, err := tx.List(prefix, "", 0)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]T, 0, len(kvs))
-	for _, kv := range kvs {
-		var v T
-		if err := json.Unmarshal(kv.Value, &v); err != nil {
-			return nil, fmt.Errorf("mgmt: decode %s: %w", kv.Key, err)
-		}
-		out = append(out, v)
-	}
-	return out, nil
 }
 
 // Store keys; names are lower-cased where ARM compares case-insensitively.

@@ -138,7 +138,7 @@ func (s *Service) reloadNetwork(ctx context.Context) error {
 	var rs []hsmResource
 	if err := s.st.View(ctx, func(tx store.Tx) error {
 		var err error
-		rs, err = listJSON[hsmResource](tx, "mgmt/hsm/")
+		rs, err = store.ListJSON[hsmResource](tx, "mgmt/hsm/")
 		return err
 	}); err != nil {
 		return err

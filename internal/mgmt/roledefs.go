@@ -54,7 +54,7 @@ func (s *Service) RoleDefinition(ctx context.Context, scope armrbac.Scope, tid, 
 		return &w, nil
 	}
 	var c customRole
-	err := s.st.View(ctx, func(tx store.Tx) error { return getJSON(tx, rdKey(id), &c) })
+	err := s.st.View(ctx, func(tx store.Tx) error { return store.GetJSON(tx, rdKey(id), &c) })
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !c.visibleAt(scope, tid)) {
 		return nil, rdNotFound(id)
 	}
@@ -104,7 +104,7 @@ func (s *Service) RoleDefinitions(ctx context.Context, scope armrbac.Scope, tid 
 // roleDefinitions write or delete at each of them.
 func (s *Service) RoleDefinitionScopes(ctx context.Context, id string) ([]string, error) {
 	var c customRole
-	err := s.st.View(ctx, func(tx store.Tx) error { return getJSON(tx, rdKey(id), &c) })
+	err := s.st.View(ctx, func(tx store.Tx) error { return store.GetJSON(tx, rdKey(id), &c) })
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -185,7 +185,7 @@ func (s *Service) PutRoleDefinition(ctx context.Context, by Caller, scope armrba
 		if len(rs) >= MaxCustomRoles {
 			return badRequest("RoleDefinitionLimitExceeded", "No more custom role definitions can be created.")
 		}
-		return putJSON(tx, rdKey(id), c)
+		return store.PutJSON(tx, rdKey(id), c)
 	})
 	if err != nil {
 		return nil, err
@@ -212,7 +212,7 @@ func (s *Service) DeleteRoleDefinition(ctx context.Context, scope armrbac.Scope,
 			return err
 		}
 		var c customRole
-		if err := getJSON(tx, rdKey(id), &c); err != nil {
+		if err := store.GetJSON(tx, rdKey(id), &c); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return nil
 			}

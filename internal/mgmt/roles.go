@@ -49,11 +49,11 @@ type customRole struct {
 }
 
 func loadRoles(tx store.Tx) ([]assignmentRecord, []customRole, error) {
-	as, err := listJSON[assignmentRecord](tx, "mgmt/ra/")
+	as, err := store.ListJSON[assignmentRecord](tx, "mgmt/ra/")
 	if err != nil {
 		return nil, nil, err
 	}
-	rs, err := listJSON[customRole](tx, "mgmt/rd/")
+	rs, err := store.ListJSON[customRole](tx, "mgmt/rd/")
 	return as, rs, err
 }
 
@@ -219,7 +219,7 @@ func (s *Service) PutAssignment(ctx context.Context, by Caller, scope armrbac.Sc
 			return badRequest("RoleAssignmentLimitExceeded", "No more role assignments can be created in subscription %s (limit %d).", sub.ID, MaxAssignmentsPerSubscription)
 		}
 		created = true
-		return putJSON(tx, raKey(name), rec)
+		return store.PutJSON(tx, raKey(name), rec)
 	})
 	if err != nil {
 		return nil, false, err
@@ -277,7 +277,7 @@ func raNotFound() error {
 // Assignment returns assignment name at scope.
 func (s *Service) Assignment(ctx context.Context, scope armrbac.Scope, name string) (*wire.ARMRoleAssignment, error) {
 	var a assignmentRecord
-	err := s.st.View(ctx, func(tx store.Tx) error { return getJSON(tx, raKey(name), &a) })
+	err := s.st.View(ctx, func(tx store.Tx) error { return store.GetJSON(tx, raKey(name), &a) })
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, raNotFound()
 	}

@@ -48,7 +48,7 @@ func (s *Service) CreateSubscription(ctx context.Context, tid, displayName, id s
 		if _, err := tx.Get(subKey(sub.ID)); err == nil {
 			return conflict("SubscriptionExists", "The subscription %s already exists.", sub.ID)
 		}
-		return putJSON(tx, subKey(sub.ID), sub)
+		return store.PutJSON(tx, subKey(sub.ID), sub)
 	})
 	s.mu.Unlock()
 	if err != nil {
@@ -66,7 +66,7 @@ func (s *Service) CreateSubscription(ctx context.Context, tid, displayName, id s
 // Subscription returns subscription id.
 func (s *Service) Subscription(ctx context.Context, id string) (*Subscription, error) {
 	var sub Subscription
-	err := s.st.View(ctx, func(tx store.Tx) error { return getJSON(tx, subKey(id), &sub) })
+	err := s.st.View(ctx, func(tx store.Tx) error { return store.GetJSON(tx, subKey(id), &sub) })
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, notFound("SubscriptionNotFound", "The subscription '%s' could not be found.", id)
 	}
@@ -81,7 +81,7 @@ func (s *Service) Subscriptions(ctx context.Context, tid string) ([]Subscription
 	var all []Subscription
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		var err error
-		all, err = listJSON[Subscription](tx, "mgmt/sub/")
+		all, err = store.ListJSON[Subscription](tx, "mgmt/sub/")
 		return err
 	})
 	var out []Subscription
@@ -113,7 +113,7 @@ func rgNotFound(name string) error {
 
 func getRG(tx store.Tx, sub, name string) (*resourceGroup, error) {
 	var g resourceGroup
-	if err := getJSON(tx, rgKey(sub, name), &g); err != nil {
+	if err := store.GetJSON(tx, rgKey(sub, name), &g); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, rgNotFound(name)
 		}
@@ -165,7 +165,7 @@ func (s *Service) PutResourceGroup(ctx context.Context, sub, name string, in wir
 		default:
 			return err
 		}
-		return putJSON(tx, rgKey(sub, name), g)
+		return store.PutJSON(tx, rgKey(sub, name), g)
 	})
 	if err != nil {
 		return nil, false, err
@@ -190,7 +190,7 @@ func (s *Service) PatchResourceGroup(ctx context.Context, sub, name string, tags
 		if tags != nil {
 			g.Tags = tags
 		}
-		return putJSON(tx, rgKey(sub, name), g)
+		return store.PutJSON(tx, rgKey(sub, name), g)
 	})
 	if err != nil {
 		return nil, err
@@ -219,7 +219,7 @@ func (s *Service) ResourceGroups(ctx context.Context, sub string) ([]wire.Resour
 	var gs []resourceGroup
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		var err error
-		gs, err = listJSON[resourceGroup](tx, rgPrefix(sub))
+		gs, err = store.ListJSON[resourceGroup](tx, rgPrefix(sub))
 		return err
 	})
 	out := make([]wire.ResourceGroup, 0, len(gs))

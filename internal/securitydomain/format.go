@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/mhsm/mhsm/internal/strictjson"
 )
 
 // The JSON documents of the format (managed-hsm.md §5.3). Field names are
@@ -95,17 +97,14 @@ func Thumbprint(c *x509.Certificate) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// decodeStrict decodes one JSON document from b, refusing trailing data.
+// decodeStrict decodes one JSON document from b with strictjson (no
+// duplicate or case-folded keys, bounded nesting, no trailing data).
 func decodeStrict(b []byte, v any) error {
 	if len(b) > MaxDocumentBytes {
 		return errMalformed(fmt.Sprintf("the document exceeds %d bytes", MaxDocumentBytes))
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(v); err != nil {
+	if err := strictjson.Decode(b, v); err != nil {
 		return errMalformed("the document is not the expected JSON")
-	}
-	if dec.More() {
-		return errMalformed("the document has data after its JSON value")
 	}
 	return nil
 }

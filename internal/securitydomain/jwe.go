@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/mhsm/mhsm/internal/strictjson"
 )
 
 // The JWEs of the format are compact JWEs with enc A256CBC-HS512 (AES-256-CBC
@@ -43,7 +44,7 @@ func peekHeader(compact string, algs []jose.KeyAlgorithm) (*jweHeader, error) {
 		return nil, errMalformed("a JWE header is not base64url")
 	}
 	var h jweHeader
-	if err := json.Unmarshal(raw, &h); err != nil {
+	if err := strictjson.Decode(raw, &h); err != nil {
 		return nil, errMalformed("a JWE header is not JSON")
 	}
 	if h.Zip != "" || len(h.Crit) != 0 {

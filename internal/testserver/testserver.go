@@ -22,23 +22,12 @@ import (
 	"time"
 
 	"github.com/mhsm/mhsm/internal/app"
+	"github.com/mhsm/mhsm/internal/client"
 	"github.com/mhsm/mhsm/internal/config"
 )
 
-// Dev is <data-dir>/dev.json.
-type Dev struct {
-	TenantID      string `json:"tenantId"`
-	AuthorityHost string `json:"authorityHost"`
-	ClientID      string `json:"clientId"`
-	ClientSecret  string `json:"clientSecret"`
-	HSMURL        string `json:"hsmUrl"`
-	ManagementURL string `json:"managementUrl"`
-	CAFile        string `json:"caFile"`
-	// SubscriptionID and ResourceGroup hold the dev HSM in the management
-	// plane; the dev principal is Owner of the subscription.
-	SubscriptionID string `json:"subscriptionId"`
-	ResourceGroup  string `json:"resourceGroup"`
-}
+// Dev is <data-dir>/dev.json (client.Dev).
+type Dev = client.Dev
 
 // Server is one running mhsm.
 type Server struct {

@@ -1,12 +1,12 @@
 package token
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"strings"
+
+	"github.com/mhsm/mhsm/internal/strictjson"
 )
 
 // errStrict is any failure of the pre-screen; callers map it to ErrInvalid.
@@ -15,8 +15,8 @@ var errStrict = errors.New("token: malformed")
 // screen checks the shape of a compact JWS before any parser sees it:
 // bounded length, exactly three base64url segments (no padding, no
 // standard-alphabet characters), and a header and payload that are single
-// JSON objects without duplicate or case-variant keys at any depth and
-// without trailing data. It returns the decoded header and payload.
+// JSON objects without duplicate or case-folded keys at any depth and
+// without trailing data (strictObject). It returns the decoded header and payload.
 // Encoding/json (and so go-jose) would otherwise let the last of two
 // duplicate keys win, which invites parser differentials.
 func screen(raw string, maxLen int) (header, payload []byte, err error) {
@@ -53,58 +53,13 @@ func screen(raw string, maxLen int) (header, payload []byte, err error) {
 	return header, payload, nil
 }
 
-// strictObject reports whether b is exactly one JSON object whose objects
-// (at any depth) have no two keys that are equal ignoring case.
+// strictObject reports whether b is exactly one JSON object in whose
+// objects (at any depth) no two keys are equal as encoding/json — and so
+// go-jose — matches names: under Unicode simple case folding, so "iss"
+// and "iſs" (U+017F) are one key, as are "kid" and "\u212aid". It is
+// strictjson.CheckObject, the one strict decoder of mhsm.
 func strictObject(b []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil || tok != json.Delim('{') {
-		return errStrict
-	}
-	if err := strictRest(dec, '{', 0); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errStrict
-	}
-	return nil
-}
-
-// strictRest consumes the rest of an object or array whose opening
-// delimiter was just read.
-func strictRest(dec *json.Decoder, open json.Delim, depth int) error {
-	if depth > 32 {
-		return errStrict
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		if open == '{' {
-			tok, err := dec.Token()
-			if err != nil {
-				return errStrict
-			}
-			k, ok := tok.(string)
-			if !ok {
-				return errStrict
-			}
-			fk := strings.ToLower(k)
-			if seen[fk] {
-				return errStrict
-			}
-			seen[fk] = true
-		}
-		tok, err := dec.Token()
-		if err != nil {
-			return errStrict
-		}
-		if d, ok := tok.(json.Delim); ok {
-			if err := strictRest(dec, d, depth+1); err != nil {
-				return err
-			}
-		}
-	}
-	if _, err := dec.Token(); err != nil { // closing delimiter
+	if strictjson.CheckObject(b) != nil {
 		return errStrict
 	}
 	return nil

@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mhsm/mhsm/internal/client"
 )
 
 var (
@@ -62,13 +64,7 @@ func freeAddr(t testing.TB) string {
 }
 
 // devJSON is <data-dir>/dev.json.
-type devJSON struct {
-	TenantID     string `json:"tenantId"`
-	ClientID     string `json:"clientId"`
-	ClientSecret string `json:"clientSecret"`
-	HSMURL       string `json:"hsmUrl"`
-	CAFile       string `json:"caFile"`
-}
+type devJSON = client.Dev
 
 // proc is one mhsm server child process.
 type proc struct {

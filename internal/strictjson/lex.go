@@ -1,4 +1,4 @@
-package httpapi
+package strictjson
 
 import (
 	"bytes"
@@ -6,7 +6,7 @@ import (
 	"errors"
 )
 
-// shapeLexer is what the shape scan (checkJSONShape) reads a body with.
+// shapeLexer is what the shape scan (CheckShape) reads a body with.
 // Value reads the next value's first token and returns its delimiter
 // ('{', '}', '[', ']'), or 0 for a string, number or literal, which it
 // consumes whole; Key reads an object key; More reports whether the
@@ -46,11 +46,11 @@ func (l decoderLexer) Key() (string, error) {
 func (l decoderLexer) More() bool { return l.dec.More() }
 
 // errLexStop is byteLexer leaving the body to decoderLexer.
-var errLexStop = errors.New("httpapi: byte lexer stop")
+var errLexStop = errors.New("strictjson: byte lexer stop")
 
 // byteLexer reads a body in place, without validating it: on valid JSON
 // it yields exactly json.Decoder.Token's tokens; on anything else it may
-// yield anything, which is why checkJSONShape takes only its "no problem"
+// yield anything, which is why CheckShape takes only its "no problem"
 // (see there). Separators (',' and ':') are skipped as whitespace. Keys
 // are unquoted here only when they are printable ASCII without escapes;
 // others are unquoted by encoding/json, which json.Decoder.Token also

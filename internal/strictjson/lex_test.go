@@ -1,4 +1,4 @@
-package httpapi
+package strictjson
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"github.com/mhsm/mhsm/internal/wire"
 )
 
-// legacyCheckJSONShape is checkJSONShape as it was before byteLexer: one
+// legacyCheckJSONShape is CheckShape as it was before byteLexer: one
 // pass of json.Decoder.Token, structFields rebuilt per object, foldKey by
 // unicode.SimpleFold. It is the reference FuzzShapeLexers holds the fast
 // pass to.
@@ -32,8 +32,8 @@ func legacyCheckJSONShape(body []byte, v any) error {
 }
 
 func legacyScanShape(dec *json.Decoder, open json.Delim, t reflect.Type, depth int) error {
-	if depth > MaxJSONDepth {
-		return errBadRequest("The request body nests JSON objects and arrays deeper than 32 levels.")
+	if depth > MaxDepth {
+		return newError("The request body nests JSON objects and arrays deeper than 32 levels.")
 	}
 	t = modelled(t)
 	var fields map[string]reflect.Type
@@ -58,7 +58,7 @@ func legacyScanShape(dec *json.Decoder, open json.Delim, t reflect.Type, depth i
 				child = fields[id]
 			}
 			if seen[id] {
-				return errBadRequest("The request body is not valid JSON for this operation: the key " + quoteSafe(key) + " appears twice in one object.")
+				return newError("The request body is not valid JSON for this operation: the key " + quoteSafe(key) + " appears twice in one object.")
 			}
 			seen[id] = true
 		}
@@ -122,7 +122,7 @@ var shapeSeeds = []string{
 	``,
 }
 
-// FuzzShapeLexers holds checkJSONShape (byteLexer first) to the scan on
+// FuzzShapeLexers holds CheckShape (byteLexer first) to the scan on
 // json.Decoder.Token alone, before and after the refactoring: same
 // acceptance, same 400 message, for any body and target.
 func FuzzShapeLexers(f *testing.F) {
@@ -131,9 +131,9 @@ func FuzzShapeLexers(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, into := range shapeTargets {
-			got, ref, legacy := checkJSONShape(body, into), decoderShape(body, reflect.TypeOf(into)), legacyCheckJSONShape(body, into)
+			got, ref, legacy := CheckShape(body, into), decoderShape(body, reflect.TypeOf(into)), legacyCheckJSONShape(body, into)
 			if !reflect.DeepEqual(got, ref) || !reflect.DeepEqual(got, legacy) {
-				t.Fatalf("%T %q: checkJSONShape %v, decoder pass %v, legacy %v", into, body, got, ref, legacy)
+				t.Fatalf("%T %q: CheckShape %v, decoder pass %v, legacy %v", into, body, got, ref, legacy)
 			}
 		}
 	})

@@ -1,8 +1,7 @@
-package httpapi
+package strictjson
 
 import (
 	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -42,56 +41,22 @@ func TestCheckJSONShape(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			err := checkJSONShape([]byte(c.body), c.into)
+			err := CheckShape([]byte(c.body), c.into)
 			if (err != nil) != c.bad {
-				t.Fatalf("checkJSONShape(%s) = %v, want error %v", c.body, err, c.bad)
+				t.Fatalf("CheckShape(%s) = %v, want error %v", c.body, err, c.bad)
 			}
 			if err != nil {
-				if e, ok := err.(*apiError); !ok || e.Status != http.StatusBadRequest {
-					t.Fatalf("error %v is not a 400", err)
+				if _, ok := err.(*Error); !ok {
+					t.Fatalf("error %v is not an *Error", err)
 				}
 			}
 		})
 	}
 }
 
-// TestStrictBodiesThroughRoutes checks the 400s end to end through the
-// route table: a duplicate key or deep nesting is refused before any
-// handler acts, with a message saying what is wrong.
-func TestStrictBodiesThroughRoutes(t *testing.T) {
-	m := newMemServer(t)
-	cases := []struct {
-		name, method, path, body, want string
-		status                         int
-	}{
-		{"create ok", "POST", "/keys/k1/create", `{"kty":"oct-HSM","key_size":256}`, "", 200},
-		{"create duplicate kty", "POST", "/keys/k2/create", `{"kty":"oct-HSM","kty":"RSA-HSM"}`, "appears twice", 400},
-		{"create case-variant", "POST", "/keys/k2/create", `{"kty":"oct-HSM","Kty":"RSA-HSM"}`, "appears twice", 400},
-		{"encrypt duplicate alg", "POST", "/keys/k1/encrypt", `{"alg":"A256GCM","alg":"A256KW","value":"AAAA"}`, "appears twice", 400},
-		{"update deep", "PATCH", "/keys/k1", `{"tags":` + strings.Repeat(`{"a":`, 40) + `1` + strings.Repeat("}", 41), "deeper than 32", 400},
-		{"role assignment duplicate", "PUT", "/providers/Microsoft.Authorization/roleAssignments/0f4a3b1e-3f6f-4b6a-9d1b-0f4a3b1e3f6f",
-			`{"properties":{"roleDefinitionId":"x","roleDefinitionId":"y","principalId":"z"}}`, "appears twice", 400},
-		{"trailing data", "POST", "/keys/k3/create", `{"kty":"oct-HSM"} {}`, "after the JSON value", 400},
-	}
-	for _, c := range cases {
-		rec := m.do(c.method, c.path+"?api-version=7.6", c.body)
-		if rec.Code != c.status {
-			t.Errorf("%s: status %d, want %d: %s", c.name, rec.Code, c.status, rec.Body)
-			continue
-		}
-		if c.want != "" && !strings.Contains(rec.Body.String(), c.want) {
-			t.Errorf("%s: body %s does not say %q", c.name, rec.Body, c.want)
-		}
-		var e wire.Error
-		if c.status >= 400 && (json.Unmarshal(rec.Body.Bytes(), &e) != nil || e.Error.Code != "BadParameter") {
-			t.Errorf("%s: not an Azure BadParameter error: %s", c.name, rec.Body)
-		}
-	}
-}
-
 // FuzzCheckJSONShape compares the scan with encoding/json: whatever the
 // scan accepts into an untyped value decodes without losing a member
-// (no duplicate collapsed) and no deeper than MaxJSONDepth; whatever it
+// (no duplicate collapsed) and no deeper than MaxDepth; whatever it
 // refuses is a 400.
 func FuzzCheckJSONShape(f *testing.F) {
 	f.Add([]byte(`{"kty":"RSA","KTY":"oct"}`))
@@ -100,13 +65,13 @@ func FuzzCheckJSONShape(f *testing.F) {
 	f.Add([]byte(`{"a":{"b":1},"a":{"b":2}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, into := range []any{&wire.KeyCreateParameters{}, &wire.KeyImportParameters{}, new(any)} {
-			if err := checkJSONShape(body, into); err != nil {
-				if e, ok := err.(*apiError); !ok || e.Status != http.StatusBadRequest {
-					t.Fatalf("error %v is not a 400", err)
+			if err := CheckShape(body, into); err != nil {
+				if _, ok := err.(*Error); !ok {
+					t.Fatalf("error %v is not an *Error", err)
 				}
 			}
 		}
-		if !json.Valid(body) || checkJSONShape(body, new(any)) != nil {
+		if !json.Valid(body) || CheckShape(body, new(any)) != nil {
 			return
 		}
 		var v any
@@ -116,7 +81,7 @@ func FuzzCheckJSONShape(f *testing.F) {
 			t.Fatalf("valid JSON does not decode: %v", err)
 		}
 		members, depth := shapeOf(v)
-		if depth > MaxJSONDepth {
+		if depth > MaxDepth {
 			t.Fatalf("accepted depth %d", depth)
 		}
 		if want := strings.Count(string(body), ":"); members > want {
@@ -181,24 +146,5 @@ func tokenMembers(t *testing.T, body []byte) int {
 		default:
 			valueDone()
 		}
-	}
-}
-
-// TestEveryPlaneDecodesStrictly: the data, management and Graph decoders
-// share decodeBody, so each refuses duplicate keys.
-func TestEveryPlaneDecodesStrictly(t *testing.T) {
-	dup := []byte(`{"kty":"EC-HSM","kty":"RSA-HSM"}`)
-	var v map[string]any
-	if err := (&Request{body: dup}).Decode(&v); err == nil {
-		t.Error("data plane accepted a duplicate key")
-	}
-	if err := (&ARMRequest{body: dup}).Decode(&v); err == nil {
-		t.Error("management plane accepted a duplicate key")
-	}
-	if err := (&graphReq{body: dup}).decode(&v); err == nil {
-		t.Error("Graph accepted a duplicate key")
-	}
-	if err := (&ARMRequest{body: []byte(`{"a":1}`)}).Decode(&v); err != nil {
-		t.Errorf("a plain body was refused: %v", err)
 	}
 }

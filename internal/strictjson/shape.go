@@ -1,4 +1,4 @@
-package httpapi
+package strictjson
 
 import (
 	"bytes"
@@ -12,16 +12,12 @@ import (
 	"unicode/utf8"
 )
 
-// MaxJSONDepth bounds how deeply objects and arrays may nest in a request
-// body. No Managed HSM request needs more than a handful of levels.
-const MaxJSONDepth = 32
-
 // errScanStop ends the shape scan at a syntax error; Decode reports it.
-var errScanStop = errors.New("httpapi: stop scan")
+var errScanStop = errors.New("strictjson: stop scan")
 
-// checkJSONShape refuses what encoding/json would silently accept: an
+// CheckShape refuses what encoding/json would silently accept: an
 // object holding two keys that name the same member, and nesting deeper
-// than MaxJSONDepth. In an object that decodes into a struct "the same"
+// than MaxDepth. In an object that decodes into a struct "the same"
 // means equal under Unicode case folding, because encoding/json matches
 // field names that way and lets the last one win ({"kty":"RSA",
 // "KTY":"oct"}); in maps (tags) and anything the target does not model,
@@ -44,7 +40,7 @@ var errScanStop = errors.New("httpapi: stop scan")
 // otherwise with encoding/json), so a duplicate or too deep a nesting
 // that the decoder would meet in the valid part of a body, byteLexer
 // meets too. FuzzShapeLexers holds the two passes to the same answers.
-func checkJSONShape(body []byte, v any) error {
+func CheckShape(body []byte, v any) error {
 	t := reflect.TypeOf(v)
 	if shapeScan(&byteLexer{b: body}, t) == nil {
 		return nil
@@ -81,29 +77,38 @@ func shapeScan(lx shapeLexer, t reflect.Type) error {
 // delimiter was just read; t is the Go type it decodes into (nil if
 // unknown or opaque) and depth its nesting level.
 func scanShape(lx shapeLexer, open byte, t reflect.Type, depth int) error {
-	if depth > MaxJSONDepth {
-		return errBadRequest(fmt.Sprintf("The request body nests JSON objects and arrays deeper than %d levels.", MaxJSONDepth))
+	if depth > MaxDepth {
+		return newError(fmt.Sprintf("The request body nests JSON objects and arrays deeper than %d levels.", MaxDepth))
 	}
-	t = modelled(t)
+	all := t == foldAllType
+	if !all {
+		t = modelled(t)
+	}
 	var fields map[string]reflect.Type
-	if t != nil && t.Kind() == reflect.Struct && open == '{' {
+	if !all && t != nil && t.Kind() == reflect.Struct && open == '{' {
 		fields = structFields(t)
 	}
 	seen := map[string]bool{}
 	for lx.More() {
 		child := elemType(t)
+		if all {
+			child = foldAllType
+		}
 		if open == '{' {
 			key, err := lx.Key()
 			if err != nil {
 				return errScanStop
 			}
 			id := key
-			if fields != nil {
+			switch {
+			case all:
+				id = foldKey(key)
+			case fields != nil:
 				id = foldKey(key)
 				child = fields[id]
 			}
 			if seen[id] {
-				return errBadRequest("The request body is not valid JSON for this operation: the key " + quoteSafe(key) + " appears twice in one object.")
+				return newError("The request body is not valid JSON for this operation: the key " + quoteSafe(key) + " appears twice in one object.")
 			}
 			seen[id] = true
 		}
