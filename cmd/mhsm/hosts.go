@@ -12,7 +12,7 @@ func hostsCmd() *cobra.Command {
 	var names []string
 	cmd := &cobra.Command{
 		Use:   "hosts",
-		Short: "Print the /etc/hosts lines a machine needs to reach mhsm by name",
+		Short: "Print the /etc/hosts lines a machine needs to reach mhsm by name.",
 		Long: "Print the /etc/hosts lines a machine needs to reach mhsm by name. With --azure, the lines map\n" +
 			"login.microsoftonline.com, management.azure.com, graph.microsoft.com and <hsm>.managedhsm.azure.net\n" +
 			"to mhsm: only for a machine that never talks to real Azure (see docs/compatibility.md).",

@@ -77,7 +77,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 func runMatrix(t *testing.T, kindIdx int) {
 	s := testserver.Start(t, func(c *config.Server) {
 		c.MSIAddr = "127.0.0.1:0"
-		c.ThrottlePrincipalRate, c.ThrottleHSMRate = 0, 0 // the matrix is a burst of thousands of calls
+		c.ThrottleCapacity, c.ThrottlePrincipalRate, c.ThrottleHSMRate = 0, 0, 0 // the matrix is a burst of thousands of calls
 	})
 	devTok, err := s.DevToken()
 	if err != nil {
