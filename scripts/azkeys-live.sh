@@ -17,7 +17,8 @@
 #
 # Usage: scripts/azkeys-live.sh [extra go test flags, e.g. -run TestCreateKey]
 # Env: AZKEYS_LIVE_KEEP=1 keeps the work dir; AZKEYS_LIVE_OUT names the
-# report file (default $work/report.txt).
+# report file (default /tmp/azkeys-live-report.txt; the full log is
+# <report>.log).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -75,7 +76,7 @@ run_suite() {
   )
 }
 
-out=${AZKEYS_LIVE_OUT:-$work/report.txt}
+out=${AZKEYS_LIVE_OUT:-/tmp/azkeys-live-report.txt}
 echo "== go test (AZURE_RECORD_MODE=live) against https://dev.managedhsm.azure.net/"
 # TestListDeletedKeys counts every deleted key named listdeletedkeys* on its
 # server: its KV and MHSM halves would count each other's keys on the one
@@ -109,5 +110,6 @@ awk '
   }' "$work/test.log" > "$out"
 grep -E '^(ok|FAIL|PASS)' "$work/test.log" >> "$out" || true
 cat "$out"
-echo "(full log: $work/test.log; go test exit status $rc)"
+cp "$work/test.log" "$out.log"
+echo "(report: $out; full log: $out.log; go test exit status $rc)"
 exit "$rc"
