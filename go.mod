@@ -21,6 +21,7 @@ require (
 	github.com/spf13/cobra v1.10.1
 	go.etcd.io/bbolt v1.4.3
 	golang.org/x/crypto v0.59.0
+	software.sslmate.com/src/go-pkcs12 v0.7.4
 )
 
 require (
