@@ -52,7 +52,8 @@ func TestAzureCLIDefaultCloud(t *testing.T) {
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		if err := cmd.Run(); err != nil {
-			t.Fatalf("az %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out.String(), errb.String())
+			shown := strings.ReplaceAll(strings.Join(args, " "), s.Dev.ClientSecret, "<secret>")
+			t.Fatalf("az %s: %v\nstdout: %s\nstderr: %s", shown, err, out.String(), errb.String())
 		}
 		return out.String()
 	}
