@@ -31,7 +31,7 @@ func serverFlags(cmd *cobra.Command, cfg *config.Server) {
 	f.Float64Var(&cfg.ThrottlePrincipalRate, "throttle-principal-rate", cfg.ThrottlePrincipalRate, "hard cap on work per caller in cost units (≈ CPU ms) per second; 0 (default) sets none")
 	f.DurationVar(&cfg.RotationInterval, "rotation-interval", cfg.RotationInterval, "how often automatic key rotation and purge run")
 	f.BoolVar(&cfg.AllowSecurityDomainRedownload, "allow-security-domain-redownload", cfg.AllowSecurityDomainRedownload,
-		"allow security domain downloads after an HSM is activated (default: refused; see docs/security-rbac.md)")
+		"allow security domain downloads after an HSM is activated (default: refused; see docs/security.md)")
 	identityServerFlags(cmd, cfg)
 	auditServerFlags(cmd, &cfg.Audit) // audit.go
 }

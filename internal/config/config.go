@@ -106,7 +106,7 @@ type Server struct {
 	// default: a fresh download wrapped to the caller's certificates hands
 	// out the key hierarchy root, which opens every backup offline, so once
 	// the first download has activated the HSM further ones are refused
-	// (docs/security-rbac.md).
+	// (docs/security.md).
 	AllowSecurityDomainRedownload bool
 }
 
