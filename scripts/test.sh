@@ -87,25 +87,32 @@ else
   echo "warning: az not found; TestAzureCLI and TestAzureCLIRestoreBlob will skip"
 fi
 
-echo "== python3-azure (KeyVaultBackupClient for test/backup)"
-# Installed when missing and running as root. Where Debian's python imports
-# azure.keyvault.administration after this step, TestPythonBackupClient
-# must run (it skips only when it cannot and MHSM_REQUIRE_PYAZURE is unset).
-if ! /usr/bin/python3 -c 'import azure.keyvault.administration' >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+echo "== Python SDK and compatibility suite (Debian python3-azure for test/backup and test/compat; root for /etc/hosts and :443)"
+# python3-azure (keys, administration, identity) is installed when missing and
+# running as root; where it imports, TestPythonBackupClient and TestPythonSDK
+# must run. The compatibility suite needs root; as root it must run
+# (MHSM_REQUIRE_COMPAT), and it restores /etc/hosts when done.
+if ! /usr/bin/python3 -c "import azure.keyvault.keys, azure.keyvault.administration, azure.identity" 2>/dev/null && [ "$(id -u)" = 0 ]; then
   apt-get install -y -qq python3-azure >/dev/null 2>&1 \
     || (apt-get update -qq && apt-get install -y -qq python3-azure >/dev/null) \
     || echo "warning: could not install python3-azure"
 fi
-if /usr/bin/python3 -c 'import azure.keyvault.administration' >/dev/null 2>&1; then
-  export MHSM_REQUIRE_PYAZURE=1
+if /usr/bin/python3 -c "import azure.keyvault.keys, azure.keyvault.administration, azure.identity" 2>/dev/null; then
+  export MHSM_REQUIRE_PYTHON_AZURE=1
   echo "python3-azure present"
 else
-  echo "warning: python3-azure not found; TestPythonBackupClient will skip"
+  echo "warning: python3-azure not importable; TestPythonBackupClient and TestPythonSDK will skip"
+fi
+if [ "$(id -u)" = 0 ]; then
+  export MHSM_REQUIRE_COMPAT=1
+else
+  echo "warning: not root; test/compat will skip"
 fi
 
 # The Wycheproof vectors (../shared/testdata/wycheproof) must be present:
 # without them the keys tests fail instead of skipping.
 export MHSM_REQUIRE_WYCHEPROOF=1
+
 echo "== go test -race"
 # The log of this run goes to a path of its own (several runs may share the
 # machine); it is kept after the run and its path printed.

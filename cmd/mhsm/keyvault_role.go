@@ -36,9 +36,6 @@ func scopePrefix(scope string) (string, error) {
 		return "", fmt.Errorf("--scope %q: use /, /keys or /keys/{key name}", scope)
 	}
 	if s == "/" {
-		if strings.Trim(scope, "/") == "keys" {
-			return "/keys", nil
-		}
 		return "", nil
 	}
 	return s, nil

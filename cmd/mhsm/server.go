@@ -16,6 +16,8 @@ func serverFlags(cmd *cobra.Command, cfg *config.Server) {
 	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "HTTPS listen address")
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the store, root key and TLS material")
 	f.StringVar(&cfg.Domain, "domain", cfg.Domain, "DNS suffix: login.<domain>, <hsm>.managedhsm.<domain>, …")
+	f.BoolVar(&cfg.AzureHostnames, "azure-hostnames", cfg.AzureHostnames, "answer as login.microsoftonline.com, management.azure.com, graph.microsoft.com and <hsm>.managedhsm.azure.net (docs/compatibility.md)")
+	f.BoolVar(&cfg.ADFSChallenge, "adfs-challenge", cfg.ADFSChallenge, "name the authority https://login.<domain>/adfs in 401 challenges (DefaultAzureCredential with AZURE_TENANT_ID=adfs)")
 	f.IntVar(&cfg.PublicPort, "public-port", cfg.PublicPort, "port clients use in URLs (default: the port of --addr)")
 	f.BoolVar(&cfg.Dev, "dev", cfg.Dev, "create a dev tenant, HSM 'dev' and service principal; write <data-dir>/dev.json")
 	f.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate to serve instead of the generated one")
@@ -29,7 +31,7 @@ func serverFlags(cmd *cobra.Command, cfg *config.Server) {
 	f.Float64Var(&cfg.ThrottlePrincipalRate, "throttle-principal-rate", cfg.ThrottlePrincipalRate, "hard cap on work per caller in cost units (≈ CPU ms) per second; 0 (default) sets none")
 	f.DurationVar(&cfg.RotationInterval, "rotation-interval", cfg.RotationInterval, "how often automatic key rotation and purge run")
 	f.BoolVar(&cfg.AllowSecurityDomainRedownload, "allow-security-domain-redownload", cfg.AllowSecurityDomainRedownload,
-		"allow security domain downloads after an HSM is activated (default: refused; see docs/security-rbac.md)")
+		"allow security domain downloads after an HSM is activated (default: refused; see docs/security.md)")
 	identityServerFlags(cmd, cfg)
 	auditServerFlags(cmd, &cfg.Audit) // audit.go
 }

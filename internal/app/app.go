@@ -111,7 +111,7 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 		return nil, err
 	}
 	a.sysKey = sysKey
-	cert, caFile, err := loadOrCreateTLS(cfg.DataDir, cfg.Domain, cfg.TLSCert, cfg.TLSKey)
+	cert, caFile, err := loadOrCreateTLS(cfg.DataDir, cfg.ServerNames(), cfg.TLSCert, cfg.TLSKey)
 	if err != nil {
 		return nil, err
 	}
@@ -318,9 +318,9 @@ func systemDataKey(ctx context.Context, st store.Backend, ring *barrier.Keyring)
 // HostsLines returns the /etc/hosts lines that point every mhsm name,
 // including the given HSM names, at 127.0.0.1.
 func HostsLines(cfg *config.Server, hsmNames []string) string {
-	names := []string{"login." + cfg.Domain, "management." + cfg.Domain, "graph." + cfg.Domain}
+	names := []string{cfg.Host("login"), cfg.Host("management"), cfg.Host("graph")}
 	for _, n := range hsmNames {
-		names = append(names, n+".managedhsm."+cfg.Domain)
+		names = append(names, cfg.Host(n+".managedhsm"))
 	}
 	return "127.0.0.1 " + strings.Join(names, " ") + "\n"
 }

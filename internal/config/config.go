@@ -24,6 +24,19 @@ type Server struct {
 	// Domain is the DNS suffix: login.<Domain>, management.<Domain>,
 	// graph.<Domain> and <hsm>.managedhsm.<Domain>. Default mhsm.localhost.
 	Domain string
+	// AzureHostnames makes the server answer as Azure's public endpoints
+	// (login.microsoftonline.com, management.azure.com,
+	// graph.microsoft.com, <hsm>.managedhsm.azure.net; see Host), so
+	// clients with default options work on a machine that resolves those
+	// names to mhsm and trusts its CA. Never on a machine that also talks
+	// to real Azure. Off by default.
+	AzureHostnames bool
+	// ADFSChallenge names the authority in the data plane's 401 challenge
+	// ADFS-style, https://login.<domain>/adfs, instead of
+	// https://login.<domain>/<tenant>: MSAL then skips instance discovery,
+	// so azidentity's DefaultAzureCredential works with AZURE_TENANT_ID=adfs
+	// and AZURE_AUTHORITY_HOST on custom domains. Off by default.
+	ADFSChallenge bool
 	// PublicPort is the port clients use in URLs; 0 means the port of Addr.
 	// Port 443 is omitted from every URL the server emits.
 	PublicPort int
@@ -93,7 +106,7 @@ type Server struct {
 	// default: a fresh download wrapped to the caller's certificates hands
 	// out the key hierarchy root, which opens every backup offline, so once
 	// the first download has activated the HSM further ones are refused
-	// (docs/security-rbac.md).
+	// (docs/security.md).
 	AllowSecurityDomainRedownload bool
 }
 
@@ -209,13 +222,9 @@ func (c *Server) HostPort(name string) string {
 	return name
 }
 
-// URL returns "https://<sub>.<domain>[:port]" (sub may be empty).
+// URL returns "https://<host of sub>[:port]" (see Host; sub may be empty).
 func (c *Server) URL(sub string) string {
-	host := c.Domain
-	if sub != "" {
-		host = sub + "." + c.Domain
-	}
-	return "https://" + c.HostPort(host)
+	return "https://" + c.HostPort(c.Host(sub))
 }
 
 func (e ExternalIssuer) validate(i int) error {

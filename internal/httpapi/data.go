@@ -145,13 +145,11 @@ func (s *Server) dataAuthorize(x *exchange[dataState]) error {
 	x.r = x.r.WithContext(ctx)
 	st.principalKey, st.hsmKey, st.meter = principalKey, hsmKey, meter
 
-	st.scope = "/"
-	if st.rt.KeyScoped {
-		if !rbac.KeyNamePattern.MatchString(st.params["name"]) {
-			return errBadRequest("The key name " + quoteSafe(st.params["name"]) + " is invalid: use 1 to 127 letters, digits and dashes.")
-		}
-		st.scope = rbac.KeyScope(st.params["name"])
+	scope, err := st.rt.authzScope(st.params) // scope.go: "/", "/keys" or "/keys/{name}"
+	if err != nil {
+		return err
 	}
+	st.scope = scope
 	x.ev.Scope = st.scope
 	st.d = h.Policy().Decide(rbac.Principal{ObjectID: claims.ObjectID, Groups: claims.Groups}, st.rt.Action, st.scope)
 	x.ev.Decision, x.ev.Decided = st.d, true
@@ -255,9 +253,7 @@ func (s *Server) authenticate(r *http.Request, h *hsm.HSM) (*token.Claims, token
 // challenge is the WWW-Authenticate value: the authority names the HSM's
 // tenant and the resource is a parent domain of every HSM host, port
 // included, which is what the Azure SDKs' challenge check requires.
-func (s *Server) challenge(h *hsm.HSM) string {
-	return `Bearer authorization="` + s.cfg.URL("login") + "/" + h.TenantID + `", resource="` + s.cfg.URL("managedhsm") + `"`
-}
+func (s *Server) challenge(h *hsm.HSM) string { return s.challengeHeader(h) } // challenge.go
 
 func clientIP(r *http.Request) string {
 	host := r.RemoteAddr

@@ -44,6 +44,9 @@ func loginRoutes() []loginRoute {
 		{Method: "GET", Pattern: "/adfs/discovery/keys", Handle: (*Server).adfsKeys},
 		{Method: "POST", Pattern: "/adfs/oauth2/v2.0/token", Handle: (*Server).tokenEndpoint},
 		{Method: "POST", Pattern: "/adfs/oauth2/token", Handle: (*Server).tokenEndpoint},
+		// MSAL's discovery and user realm calls (login_compat.go).
+		{Method: "GET", Pattern: "/{tenant}/discovery/instance", Handle: (*Server).instanceDiscovery},
+		{Method: "GET", Pattern: "/{tenant}/{realm}/{upn}", Handle: (*Server).userRealm},
 	}
 }
 
@@ -154,7 +157,7 @@ func (s *Server) resourceAudience(res string) (string, bool) {
 			return k, true
 		}
 	}
-	return "", false
+	return s.aliasAudience(res) // login_compat.go
 }
 
 // principalClaims builds the access-token claims of a directory principal
@@ -208,7 +211,7 @@ func (s *Server) issueAccess(l *loginReq, c token.Claims, extra *tokenResponse) 
 // userExtras makes the refresh token, id_token and client_info of a user
 // sign-in, as the request asks.
 func (s *Server) userExtras(ctx context.Context, r *http.Request, u *directory.User, clientID, audience string) (*tokenResponse, error) {
-	out := &tokenResponse{Scope: audience + "/user_impersonation"}
+	out := &tokenResponse{Scope: grantedScope(r.PostForm.Get("scope"), audience)}
 	if s.cfg.RefreshTokenLifetime > 0 {
 		rt, err := s.issuer.NewRefreshToken(ctx, token.RefreshGrant{TenantID: u.TenantID, ObjectID: u.ID, ClientID: strings.ToLower(clientID),
 			Confidential: clientSecretPresented(r)}, s.cfg.RefreshTokenLifetime)

@@ -92,6 +92,7 @@ func New(d Deps) *Server {
 func (s *Server) DataRoutes() []Route {
 	var rs []Route
 	rs = append(rs, s.keyRoutes()...)
+	rs = append(rs, s.keyAttestationRoutes()...) // keyattest.go
 	rs = append(rs, s.roleRoutes()...)
 	rs = append(rs, s.settingRoutes()...)
 	rs = append(rs, s.accessRoutes()...)
@@ -111,23 +112,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		host = h
 	}
 	host = strings.TrimSuffix(host, ".")
-	domain := strings.ToLower(s.cfg.Domain)
-	switch {
-	case host == "login."+domain:
+	switch svc := s.cfg.Service(host); svc { // config/hostnames.go
+	case "login":
 		s.serveLogin(w, r)
 		return
-	case host == "management."+domain:
+	case "management":
 		s.serveManagement(w, r)
 		return
-	case host == "graph."+domain:
+	case "graph":
 		s.serveGraph(w, r)
 		return
-	case strings.HasSuffix(host, ".managedhsm."+domain):
-		name := strings.TrimSuffix(host, ".managedhsm."+domain)
-		if name != "" && !strings.Contains(name, ".") {
-			s.serveData(w, r, name)
-			return
-		}
+	case "":
+	default:
+		s.serveData(w, r, strings.TrimSuffix(svc, ".managedhsm"))
+		return
 	}
 	writeError(w, &apiError{Status: http.StatusNotFound, Code: "NotFound", Message: "Unknown host."}, "-")
 }

@@ -21,16 +21,16 @@ const debianPython = "/usr/bin/python3"
 
 // pythonAdmin returns debianPython when it imports
 // azure.keyvault.administration; otherwise the test is skipped, or fails
-// when MHSM_REQUIRE_PYAZURE is set (scripts/test.sh sets it after
+// when MHSM_REQUIRE_PYTHON_AZURE is set (scripts/test.sh sets it after
 // installing python3-azure).
 func pythonAdmin(t *testing.T) string {
 	t.Helper()
 	err := exec.Command(debianPython, "-c", "import azure.keyvault.administration").Run()
 	if err != nil {
-		if os.Getenv("MHSM_REQUIRE_PYAZURE") != "" {
-			t.Fatalf("MHSM_REQUIRE_PYAZURE is set but %s cannot import azure.keyvault.administration (apt-get install python3-azure): %v", debianPython, err)
+		if os.Getenv("MHSM_REQUIRE_PYTHON_AZURE") != "" {
+			t.Fatalf("MHSM_REQUIRE_PYTHON_AZURE is set but %s cannot import azure.keyvault.administration (apt-get install python3-azure): %v", debianPython, err)
 		}
-		t.Skip("python3-azure is not installed (apt-get install python3-azure); set MHSM_REQUIRE_PYAZURE=1 to make this a failure")
+		t.Skip("python3-azure is not installed (apt-get install python3-azure); set MHSM_REQUIRE_PYTHON_AZURE=1 to make this a failure")
 	}
 	return debianPython
 }
