@@ -253,7 +253,7 @@ cat >"$WORK/key-officer.json" <<'JSON'
     "Microsoft.KeyVault/managedHsm/keys/deletedKeys/read/action", "Microsoft.KeyVault/managedHsm/keys/deletedKeys/recover/action"]}
 JSON
 step alice keyvault role definition create --hsm-name ContosoMHSM --role-definition "@$WORK/key-officer.json" -o none
-step alice keyvault role assignment create --hsm-name ContosoMHSM --assignee "$TEAM" --scope / --role "Contoso Key Officer" -o none
+step alice keyvault role assignment create --hsm-name ContosoMHSM --assignee "$TEAM" --scope /keys --role "Contoso Key Officer" -o none
 
 say "Security team: keys with rotation policies"
 EXPIRES=$(date -u -d '+365 days' +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -v+365d +%Y-%m-%dT%H:%M:%SZ)
@@ -335,6 +335,10 @@ attempt audit-expiring ALLOWED erin "list keys with their expiry dates" \
 sed 's/^/   /' "$WORK/out"
 attempt audit-roles ALLOWED erin "list role assignments" \
 	keyvault role assignment list --hsm-name ContosoMHSM \
+	--query "sort_by([], &principalName)[].{Principal:principalName, Type:principalType, Role:roleDefinitionName, Scope:scope}" -o table
+sed 's/^/   /' "$WORK/out"
+attempt audit-roles-keys ALLOWED erin "list role assignments at /keys (all keys)" \
+	keyvault role assignment list --hsm-name ContosoMHSM --scope /keys \
 	--query "sort_by([], &principalName)[].{Principal:principalName, Type:principalType, Role:roleDefinitionName, Scope:scope}" -o table
 sed 's/^/   /' "$WORK/out"
 attempt audit-who-can ALLOWED erin "who can sign with contoso-app-signing" \

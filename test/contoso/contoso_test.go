@@ -37,7 +37,7 @@ type attempt struct {
 
 // accessModel is the seed's separation of duties as the example plays it.
 //
-//	security team: Managed HSM Administrator + the custom "Contoso Key Officer" (manage keys, never use them)
+//	security team: Managed HSM Administrator + the custom "Contoso Key Officer" at /keys (manage keys, never use them)
 //	developers:    no data-plane role, no management role (they only hold the key URI)
 //	auditors:      Managed HSM Crypto Auditor (+ read access to the log storage account)
 //	app (VM identity): Managed HSM Crypto User (the seed's command says Crypto Auditor: a mistake)
@@ -59,6 +59,7 @@ var accessModel = []attempt{
 
 	{"audit-expiring", "erin", "list keys with expiry dates", "KeyList", allowed},
 	{"audit-roles", "erin", "list role assignments", "RoleAssignmentList", allowed},
+	{"audit-roles-keys", "erin", "list role assignments at /keys", "RoleAssignmentList", allowed},
 	{"audit-who-can", "erin", "who can sign", "AccessWhoCan", allowed},
 	{"audit-sign", "erin", "sign", "KeySign", denied},
 	{"audit-export", "erin", "export the key (backup)", "KeyBackup", denied},
