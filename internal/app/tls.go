@@ -19,7 +19,7 @@ import (
 
 // serverNames are the DNS names the server certificate covers.
 func serverNames(domain string) []string {
-	return []string{"login." + domain, "management." + domain, "graph." + domain,
+	return []string{"login." + domain, "management." + domain, "graph." + domain, "console." + domain,
 		"managedhsm." + domain, "*.managedhsm." + domain, domain, "localhost"}
 }
 

@@ -60,6 +60,7 @@ type Server struct {
 	mgmtP        *plane[armTarget]
 	graphP       *plane[graphState]
 	loginP, msiP *plane[loginState]
+	consoleP     *plane[consoleState]
 }
 
 // New returns the handler.
@@ -75,6 +76,7 @@ func New(d Deps) *Server {
 	s.msiR = newRouter(msiRoutes(), loginRouteSpec)
 	s.dataP, s.mgmtP, s.graphP = s.dataPlane(), s.managementPlane(), s.graphPlane()
 	s.loginP, s.msiP = s.loginPlane(), s.msiPlane()
+	s.consoleP = s.consolePlane()
 	return s
 }
 
@@ -92,7 +94,8 @@ func (s *Server) DataRoutes() []Route {
 
 // ServeHTTP dispatches on the Host header to a plane of the one pipeline
 // (edge.go): login.<domain>, management.<domain>, graph.<domain>,
-// <hsm>.managedhsm.<domain>. Unknown hosts get 404 (not audited).
+// <hsm>.managedhsm.<domain>, console.<domain> (CORS for the console's
+// origin on the API hosts: cors.go). Unknown hosts get 404 (not audited).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	host := strings.ToLower(r.Host)
 	if h, _, err := net.SplitHostPort(host); err == nil {
@@ -100,6 +103,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	host = strings.TrimSuffix(host, ".")
 	domain := strings.ToLower(s.cfg.Domain)
+	if host == "console."+domain {
+		s.serveConsole(w, r)
+		return
+	}
+	if s.cors(w, r, host == "login."+domain || host == "management."+domain || host == "graph."+domain ||
+		strings.HasSuffix(host, ".managedhsm."+domain)) {
+		return
+	}
 	switch {
 	case host == "login."+domain:
 		s.serveLogin(w, r)
