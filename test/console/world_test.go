@@ -22,7 +22,7 @@ import (
 const password = "Correct-Horse-Battery-9"
 
 // world is the seed's people on one HSM ("dev"): alice of the security
-// team (Administrator and Crypto Officer through her group), erin the
+// team (Administrator and Crypto User — the key custodians — through her group), erin the
 // auditor (Crypto Auditor), dave with no role; one key, app-signing,
 // expiring in ten days.
 type world struct {
@@ -58,12 +58,17 @@ func newWorld(t *testing.T) *world {
 		w.oids[user], w.groups[group] = u.ID, g.ID
 	}
 	w.assign(t, rbac.RoleAdministrator, w.groups["Contoso Security Team"])
-	w.assign(t, rbac.RoleCryptoOfficer, w.groups["Contoso Security Team"])
+	w.assign(t, rbac.RoleCryptoUser, w.groups["Contoso Security Team"])
 	w.assign(t, rbac.RoleCryptoAuditor, w.groups["Contoso App Auditors"])
 	exp := time.Now().Add(10 * 24 * time.Hour).Unix()
 	if st, b, _ := s.Call(w.admin, "POST", w.base+"/keys/app-signing/create?api-version=7.6",
 		map[string]any{"kty": "EC-HSM", "crv": "P-256", "attributes": map[string]any{"exp": exp}, "tags": map[string]string{"owner": "payments"}}); st != 200 {
 		t.Fatalf("create key: %d %s", st, b)
+	}
+	if st, b, _ := s.Call(w.admin, "PUT", w.base+"/keys/app-signing/rotationpolicy?api-version=7.6", map[string]any{
+		"lifetimeActions": []any{map[string]any{"trigger": map[string]any{"timeAfterCreate": "P30D"}, "action": map[string]any{"type": "Rotate"}}},
+		"attributes":      map[string]any{"expiryTime": "P90D"}}); st != 200 {
+		t.Fatalf("rotation policy: %d %s", st, b)
 	}
 	return w
 }

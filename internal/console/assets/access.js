@@ -27,8 +27,10 @@ export async function render(main, hsm) {
     table.append(el("tr", {}, el("th", { scope: "row" }, row.label), ...ACTIONS.map((a) => {
       const g = row.cells[a];
       if (!g) return el("td", { class: "no" }, "—");
-      const via = g.via ? ` via group ${g.via}` : "";
-      return el("td", { class: "yes", title: `assignment ${g.assignmentId} at ${g.scope}` }, `✓ ${g.roleName || g.roleDefinitionId}${via} (${g.assignmentId.slice(-8)})`);
+      const role = (g.roleName || g.roleDefinitionId).replace(/^Managed HSM /, "");
+      const via = g.via ? ` via group …${g.via.slice(-6)}` : "";
+      return el("td", { class: "yes", title: `assignment ${g.assignmentId} at ${g.scope}${g.via ? ", through group " + g.via : ""}` },
+        `✓ ${role}${via}`, el("br"), el("small", {}, `assignment …${g.assignmentId.slice(-8)}`));
     })));
   }
   if (!rows.size) table.append(el("tr", {}, el("td", { colspan: String(ACTIONS.length + 1) }, "Nobody.")));
