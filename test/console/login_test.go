@@ -29,7 +29,9 @@ func newFlow(w *world) *flow {
 		c: &http.Client{Transport: w.s.Transport(), Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
-func (f *flow) authorizeURL() string { return f.w.s.URL("login") + "/" + f.w.s.Dev.TenantID + "/oauth2/v2.0/authorize" }
+func (f *flow) authorizeURL() string {
+	return f.w.s.URL("login") + "/" + f.w.s.Dev.TenantID + "/oauth2/v2.0/authorize"
+}
 
 func (f *flow) params(redirect string) url.Values {
 	sum := sha256.Sum256([]byte(f.verifier))
