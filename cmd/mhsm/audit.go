@@ -36,6 +36,7 @@ func auditServerFlags(cmd *cobra.Command, a *config.Audit) {
 	f.DurationVar(&a.CommitInterval, "audit-commit-interval", a.CommitInterval, "while the CPU is saturated, start group commits at most this often so more records share an fsync (0: back to back)")
 	f.StringVar(&a.StorageRoot, "audit-storage-root", a.StorageRoot, "local directory standing in for storage accounts named by diagnostic settings (default <data-dir>/storage)")
 	f.StringArrayVar(&a.Destinations, "audit-destination", a.Destinations, "named log destination for diagnostic settings: NAME=local:/dir or NAME=azblob:<container URL>[;account-key-env=VAR] (repeatable)")
+	f.StringArrayVar(&a.DestinationScopes, "audit-destination-scope", a.DestinationScopes, "bind a named destination to the subscription (or resource group) whose principals may name it: NAME=/subscriptions/<id>[/resourceGroups/<rg>] (repeatable; an unbound destination cannot be named)")
 }
 
 // auditOn is the --audit flag: the negation of config.Audit.Off.

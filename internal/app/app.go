@@ -108,7 +108,7 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	issuer := token.NewIssuer(a.st, sysKey)
 	loginURL := cfg.URL("login")
 	verifier := token.NewVerifier(issuer, func(tid string) string { return httpapi.IssuerURL(loginURL, tid) })
-	a.identity.issuer = issuer
+	a.identity.issuer, a.identity.verifier = issuer, verifier
 	if err := wireIdentity(&cfg, dir, issuer, verifier); err != nil {
 		return nil, err
 	}

@@ -21,9 +21,10 @@ import (
 // external issuers, signing-key maintenance and the managed identity
 // endpoint (a plain-HTTP loopback listener, --msi-addr).
 type identity struct {
-	issuer *token.Issuer
-	msiLn  net.Listener
-	msiSrv *http.Server
+	issuer   *token.Issuer
+	verifier *token.Verifier
+	msiLn    net.Listener
+	msiSrv   *http.Server
 }
 
 // wireIdentity connects the verifier to the directory (disabled and
@@ -136,3 +137,6 @@ func (id *identity) close() {
 
 // Issuer returns the token issuer (for tests and tools).
 func (a *App) Issuer() *token.Issuer { return a.identity.issuer }
+
+// Verifier returns the token verifier (for tests and tools).
+func (a *App) Verifier() *token.Verifier { return a.identity.verifier }

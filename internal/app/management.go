@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -22,12 +24,40 @@ func (a *App) Management() *mgmt.Service { return a.mgmt }
 // effect through sink (nil: kept, delivering nothing); storage accounts
 // are directories under the audit storage root.
 func newManagement(ctx context.Context, st store.Backend, hsms *hsm.Service, dir *directory.Directory, cfg *config.Server, sink mgmt.DiagnosticSink) (*mgmt.Service, error) {
+	accounts, err := storageAccounts(&cfg.Audit)
+	if err != nil {
+		return nil, err
+	}
 	return mgmt.New(ctx, st, hsms, mgmt.Options{
-		HSMURL:      func(name string) string { return cfg.URL(name+".managedhsm") + "/" },
-		Directory:   mgmtDirectory{dir},
-		Sink:        sink,
-		StorageRoot: cfg.AuditStorageRoot(),
+		HSMURL:          func(name string) string { return cfg.URL(name+".managedhsm") + "/" },
+		Directory:       mgmtDirectory{dir},
+		Sink:            sink,
+		StorageRoot:     cfg.AuditStorageRoot(),
+		StorageAccounts: accounts,
 	})
+}
+
+// storageAccounts are the configured audit destinations, each bound to the
+// scope of its DestinationScopes entry (none: the zero Scope, which no
+// request can name).
+func storageAccounts(a *config.Audit) (map[string]armrbac.Scope, error) {
+	out := map[string]armrbac.Scope{}
+	for _, d := range a.Destinations {
+		name, _, _ := strings.Cut(d, "=")
+		out[name] = armrbac.Scope{}
+	}
+	for _, b := range a.DestinationScopes {
+		name, scope, err := config.ParseDestinationScope(b)
+		if err != nil {
+			return nil, err
+		}
+		sc, err := armrbac.ParseScope(scope)
+		if err != nil {
+			return nil, fmt.Errorf("audit destination scope %s: %w", name, err)
+		}
+		out[name] = sc
+	}
+	return out, nil
 }
 
 // mgmtDirectory adapts the directory to mgmt.Directory.

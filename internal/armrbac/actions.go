@@ -45,6 +45,10 @@ const (
 	// these, which is how a Managed HSM Contributor turns on logging.
 	HSMDiagnosticSettingsRead  Action = "Microsoft.KeyVault/managedHSMs/providers/Microsoft.Insights/diagnosticSettings/read"
 	HSMDiagnosticSettingsWrite Action = "Microsoft.KeyVault/managedHSMs/providers/Microsoft.Insights/diagnosticSettings/write"
+
+	// StorageAccountsWrite is checked at a storage account named as a
+	// destination (linked authorization): no route carries it.
+	StorageAccountsWrite Action = "Microsoft.Storage/storageAccounts/write"
 )
 
 // Actions lists every action mhsm enforces (at most 64).
@@ -53,6 +57,7 @@ var Actions = []Action{
 	HSMRead, HSMWrite, HSMDelete, DeletedHSMsRead, DeletedHSMRead, DeletedHSMPurge, HSMOperationRead, HSMNameAvailability,
 	RoleAssignmentsRead, RoleAssignmentsWrite, RoleAssignmentsDelete, RoleDefinitionsRead, RoleDefinitionsWrite, RoleDefinitionsDelete,
 	DiagnosticSettingsRead, DiagnosticSettingsWrite, DiagnosticSettingsDelete, HSMDiagnosticSettingsRead, HSMDiagnosticSettingsWrite,
+	StorageAccountsWrite,
 }
 
 var actionBit = func() map[string]uint64 {

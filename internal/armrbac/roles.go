@@ -37,6 +37,9 @@ const (
 	RoleReader                  = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 	RoleUserAccessAdministrator = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
 	RoleManagedHSMContributor   = "18500a29-7fe2-46b2-a342-b16a415e101d"
+	// RoleStorageAccountContributor lets a principal name storage accounts
+	// of its scope as log or backup destinations (mgmt/storage.go).
+	RoleStorageAccountContributor = "17d1049b-9a84-46fb-8f53-869881c3d3ab"
 )
 
 func builtin(id, name, desc string, actions, notActions []string) RoleDefinition {
@@ -77,6 +80,18 @@ var BuiltinRoles = []RoleDefinition{
 			"Microsoft.KeyVault/locations/deletedManagedHsms/read",
 			"Microsoft.KeyVault/locations/deletedManagedHsms/purge/action",
 			"Microsoft.KeyVault/locations/managedHsmOperationResults/read",
+		}, nil),
+	builtin(RoleStorageAccountContributor, "Storage Account Contributor", "Permits management of storage accounts. Provides access to the account key, which can be used to access data via Shared Key authorization.",
+		[]string{
+			"Microsoft.Authorization/*/read",
+			"Microsoft.Insights/alertRules/*",
+			"Microsoft.Insights/diagnosticSettings/*",
+			"Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action",
+			"Microsoft.ResourceHealth/availabilityStatuses/read",
+			"Microsoft.Resources/deployments/*",
+			"Microsoft.Resources/subscriptions/resourceGroups/read",
+			"Microsoft.Storage/storageAccounts/*",
+			"Microsoft.Support/*",
 		}, nil),
 }
 

@@ -42,6 +42,15 @@ type Audit struct {
 	// A diagnostic setting whose storage account is NAME delivers there.
 	// None by default.
 	Destinations []string
+	// DestinationScopes bind destinations to the management scope whose
+	// principals may name them, each
+	// "NAME=/subscriptions/<id>[/resourceGroups/<rg>]": a diagnostic setting
+	// may name destination NAME only by a storage account id inside that
+	// scope, and only a caller holding Microsoft.Storage/storageAccounts/write
+	// there. A destination without a scope cannot be named at all (it may
+	// hold real storage written with the server's credentials). None by
+	// default.
+	DestinationScopes []string
 }
 
 // DefaultAudit returns the audit defaults.
@@ -90,8 +99,35 @@ func (a *Audit) validate() []error {
 		}
 		seen[name] = true
 	}
+	bound := map[string]bool{}
+	for _, b := range a.DestinationScopes {
+		name, _, err := ParseDestinationScope(b)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case !seen[name]:
+			errs = append(errs, fmt.Errorf("audit destination scope %s: no destination of that name", name))
+		case bound[name]:
+			errs = append(errs, fmt.Errorf("audit destination %s is bound twice", name))
+		}
+		bound[name] = true
+	}
 	return errs
 }
+
+var destinationScope = regexp.MustCompile(`(?i)^/subscriptions/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(/resourceGroups/[-\w._()]{1,90})?$`)
+
+// ParseDestinationScope splits a DestinationScopes entry into the
+// destination name and its scope (a subscription or resource group id).
+func ParseDestinationScope(s string) (name, scope string, err error) {
+	name, scope, _ = strings.Cut(s, "=")
+	if !accountNamePattern.MatchString(name) || !destinationScope.MatchString(scope) {
+		return "", "", fmt.Errorf("audit destination scope %q: want NAME=/subscriptions/<id>[/resourceGroups/<rg>]", s)
+	}
+	return name, scope, nil
+}
+
+var accountNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 // redactURL drops a query string (a SAS) from a destination for messages.
 func redactURL(s string) string {

@@ -386,7 +386,7 @@ const (
 // registered with isFallbackPublicClient.
 func (d *Directory) PublicClient(ctx context.Context, tid, clientID string) bool {
 	switch strings.ToLower(strings.TrimSpace(clientID)) {
-	case MHSMCLIClientID, AzureCLIClientID:
+	case MHSMCLIClientID, AzureCLIClientID, ConsoleClientID:
 		return true
 	}
 	a, err := d.Application(ctx, tid, clientID)

@@ -65,7 +65,8 @@ type Tenant struct {
 type Options struct {
 	// Password is the argon2id cost; zero means DefaultPasswordParams.
 	Password PasswordParams
-	// Lockout is the retry budget; zero means DefaultLockout.
+	// Lockout is the brute-force protection; zero fields take
+	// DefaultLockout's values.
 	Lockout LockoutPolicy
 }
 
@@ -91,9 +92,6 @@ func New(st store.Backend) *Directory { return NewWithOptions(st, Options{}) }
 func NewWithOptions(st store.Backend, o Options) *Directory {
 	if o.Password == (PasswordParams{}) {
 		o.Password = DefaultPasswordParams
-	}
-	if o.Lockout == (LockoutPolicy{}) {
-		o.Lockout = DefaultLockout
 	}
 	d := &Directory{st: st, now: time.Now, pw: o.Password, groups: map[string][]string{}}
 	d.lock = newLockout(o.Lockout, func() time.Time { return d.now() })

@@ -149,11 +149,11 @@ func deleteSP(tx store.Tx, tid, oid string) error {
 
 // ClientCredentials returns the enabled service principal with client id
 // clientID and its application, for checking certificate and federated
-// assertions. Failures are ErrBadCredential, or ErrLocked when the
-// client's retry budget is spent.
+// assertions. Failures are ErrBadCredential, or ErrLocked while the
+// request's source is backing off for the client.
 func (d *Directory) ClientCredentials(ctx context.Context, tid, clientID string) (*ServicePrincipal, *Application, error) {
-	key := clientKey(tid, clientID)
-	if d.lock.locked(key) {
+	key, src := clientKey(tid, clientID), sourceFrom(ctx)
+	if d.lock.locked(key, src) {
 		return nil, nil, ErrLocked
 	}
 	var sp ServicePrincipal
@@ -168,7 +168,7 @@ func (d *Directory) ClientCredentials(ctx context.Context, tid, clientID string)
 		return getApp(tx, tid, sp.AppID, &app)
 	})
 	if errors.Is(err, ErrNotFound) || (err == nil && !sp.Enabled) {
-		d.lock.fail(key)
+		d.lock.fail(key, src)
 		return nil, nil, ErrBadCredential
 	}
 	if err != nil {
@@ -177,10 +177,17 @@ func (d *Directory) ClientCredentials(ctx context.Context, tid, clientID string)
 	return &sp, &app, nil
 }
 
-// ClientFailed counts a failed credential check against clientID's retry
-// budget; ClientSucceeded clears it.
-func (d *Directory) ClientFailed(tid, clientID string)    { d.lock.fail(clientKey(tid, clientID)) }
-func (d *Directory) ClientSucceeded(tid, clientID string) { d.lock.succeed(clientKey(tid, clientID)) }
+// ClientFailed counts a failed credential check of clientID from the
+// request's source (WithSource); ClientSucceeded clears that source's
+// failures.
+func (d *Directory) ClientFailed(ctx context.Context, tid, clientID string) {
+	d.lock.fail(clientKey(tid, clientID), sourceFrom(ctx))
+}
+
+// ClientSucceeded clears the failures of clientID from the request's source.
+func (d *Directory) ClientSucceeded(ctx context.Context, tid, clientID string) {
+	d.lock.succeed(clientKey(tid, clientID), sourceFrom(ctx))
+}
 
 func clientKey(tid, clientID string) string {
 	return tid + "/client/" + strings.ToLower(strings.TrimSpace(clientID))
@@ -189,11 +196,11 @@ func clientKey(tid, clientID string) string {
 // AuthenticateSecret checks a client secret for clientID. Every failure —
 // unknown client, disabled, expired or wrong secret — is ErrBadCredential,
 // and the digest comparison runs even for unknown clients so that timing
-// does not reveal which client ids exist. A spent retry budget is
-// ErrLocked.
+// does not reveal which client ids exist. While the request's source is
+// backing off for the client, ErrLocked.
 func (d *Directory) AuthenticateSecret(ctx context.Context, tid, clientID, secret string) (*ServicePrincipal, error) {
-	key := clientKey(tid, clientID)
-	if d.lock.locked(key) {
+	key, src := clientKey(tid, clientID), sourceFrom(ctx)
+	if d.lock.locked(key, src) {
 		return nil, ErrLocked
 	}
 	sum := sha256.Sum256([]byte(secret))
@@ -227,10 +234,10 @@ func (d *Directory) AuthenticateSecret(ctx context.Context, tid, clientID, secre
 		match |= eq
 	}
 	if sp == nil || match != 1 || !sp.Enabled || secret == "" {
-		d.lock.fail(key)
+		d.lock.fail(key, src)
 		return nil, ErrBadCredential
 	}
-	d.lock.succeed(key)
+	d.lock.succeed(key, src)
 	return sp, nil
 }
 

@@ -201,11 +201,12 @@ func (d *Directory) DeleteUser(ctx context.Context, tid, id string) error {
 
 // AuthenticatePassword checks a user's password. Every failure — unknown
 // UPN, disabled account, wrong password — is ErrBadCredential and costs
-// one argon2id evaluation; once the UPN's retry budget is spent, ErrLocked
-// is returned without checking, for unknown UPNs as for known ones.
+// one argon2id evaluation; while the request's source (WithSource) is
+// backing off for the UPN, ErrLocked is returned without checking, for
+// unknown UPNs as for known ones (lockout.go).
 func (d *Directory) AuthenticatePassword(ctx context.Context, tid, upn, password string) (*User, error) {
-	key := tid + "/" + CanonicalUPN(upn)
-	if d.lock.locked(key) {
+	key, src := tid+"/"+CanonicalUPN(upn), sourceFrom(ctx)
+	if d.lock.locked(key, src) {
 		return nil, ErrLocked
 	}
 	var u User
@@ -225,7 +226,7 @@ func (d *Directory) AuthenticatePassword(ctx context.Context, tid, upn, password
 	}
 	ok := checkPassword(hash, password) && err == nil && len(password) <= MaxPasswordLength
 	if !ok {
-		d.lock.fail(key)
+		d.lock.fail(key, src)
 		return nil, ErrBadCredential
 	}
 	if !u.AccountEnabled {
@@ -233,6 +234,6 @@ func (d *Directory) AuthenticatePassword(ctx context.Context, tid, upn, password
 		// credentials", and do not count it against the budget.
 		return nil, ErrBadCredential
 	}
-	d.lock.succeed(key)
+	d.lock.succeed(key, src)
 	return &u, nil
 }

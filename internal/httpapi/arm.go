@@ -375,6 +375,7 @@ var statusOfMgmtKind = map[mgmt.Kind]int{
 	mgmt.KindBadRequest: http.StatusBadRequest,
 	mgmt.KindNotFound:   http.StatusNotFound,
 	mgmt.KindConflict:   http.StatusConflict,
+	mgmt.KindForbidden:  http.StatusForbidden,
 }
 
 // toARMError maps any error to what a management caller sees; unknown

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/mhsm/mhsm/internal/armrbac"
+	"github.com/mhsm/mhsm/internal/mgmt"
 	"github.com/mhsm/mhsm/internal/wire"
 )
 
@@ -26,7 +27,7 @@ func (s *Server) armDiagPut(r *ARMRequest) (int, any, error) {
 	if err := r.Decode(&in); err != nil {
 		return 0, nil, err
 	}
-	out, err := s.mgmt.PutDiagnosticSetting(r.Ctx, r.Scope, r.Params["name"], in.Properties)
+	out, err := s.mgmt.PutDiagnosticSetting(r.Ctx, mgmt.Requester{TenantID: r.Caller.TenantID, Principal: r.Principal}, r.Scope, r.Params["name"], in.Properties)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -36,7 +36,7 @@ import (
 // AuditEvent schema) once the outcome is known. It holds nothing secret:
 // the bearer token only as its SHA-256. Make it with newAuditEvent; with
 // audit off it holds only what the pipeline itself uses (RequestID,
-// ClientIP, CorrelationID, then what the guard fills).
+// ClientIP, CorrelationID, then what the plane's steps fill).
 type AuditEvent struct {
 	Time        time.Time
 	RequestID   string
@@ -64,7 +64,7 @@ type AuditEvent struct {
 	CorrelationID    string
 	ClientInfo       string
 	// tokenDigest is the SHA-256 of the bearer token (recorded as an HMAC
-	// of its hex form): the one the verifier computed (guard), else
+	// of its hex form): the one the verifier computed (authenticate), else
 	// computed from the Authorization header when the record is made.
 	tokenDigest token.Digest
 	// ResultDescription is a short public reason (an error code).
@@ -77,6 +77,10 @@ type AuditEvent struct {
 	// issuance marks token requests: their operation names stand even
 	// when the answer is 401, and no bearer token is hashed.
 	issuance bool
+	// knownUsername is a password grant's username once the handler has
+	// found it names a user (auditupn.go); only then is it recorded in
+	// clear.
+	knownUsername string
 	// noTokenHash: the record carries no token hash (Graph).
 	noTokenHash bool
 	// hashed are sensitive properties recorded only as HMACs.

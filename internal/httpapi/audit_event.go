@@ -14,7 +14,7 @@ import (
 // The audit event of a data- or management-plane request, made cheap: the
 // query is parsed once per request (edge.go serve) and shared
 // by the event and the handler; the bearer token is hashed once, by the
-// verifier, whose digest the guard keeps (headerTokenDigest only covers
+// verifier, whose digest the pipeline keeps (headerTokenDigest only covers
 // requests the verifier did not hash); and with audit off (audit.Discard)
 // nothing but what the pipeline itself uses is built.
 
@@ -111,7 +111,7 @@ func publicURI(r *http.Request, q url.Values) string {
 
 // recordRequest is step 3 of the pipeline (edge.go serve): it records ev,
 // the event of r, durably. With audit off it does nothing. The token
-// digest is the verifier's; only when the guard did not get that far (or
+// digest is the verifier's; only when the pipeline did not get that far (or
 // the verifier refused the token before hashing it) is it computed here
 // from the Authorization header.
 func (s *Server) recordRequest(r *http.Request, ev *AuditEvent) error {

@@ -23,6 +23,10 @@ func (s *Server) tokenEndpoint(l *loginReq) (int, any, error) {
 	if err := r.ParseForm(); err != nil {
 		return 0, nil, oauthErr(http.StatusBadRequest, "invalid_request", "AADSTS900144: The request body must be a form.")
 	}
+	// Failed credentials are counted per (principal, TCP peer): see
+	// directory/lockout.go.
+	r = r.WithContext(directory.WithSource(r.Context(), r.RemoteAddr))
+	l.r = r
 	f := r.PostForm
 	clientID := strings.TrimSpace(f.Get("client_id"))
 	secret := f.Get("client_secret")
@@ -39,7 +43,7 @@ func (s *Server) tokenEndpoint(l *loginReq) (int, any, error) {
 	case "password":
 		return s.passwordGrant(l, tid, clientID, secret)
 	case "refresh_token":
-		return s.refreshGrant(l, tid, clientID)
+		return s.refreshGrant(l, tid, clientID, secret)
 	case "authorization_code":
 		return s.codeGrant(l, tid, clientID)
 	}
@@ -120,10 +124,10 @@ func (s *Server) assertionClient(r *http.Request, tid, clientID, assertion strin
 		}
 		jti, exp, err := token.VerifyClientAssertion(assertion, clientID, s.tokenEndpoints(tid), creds, s.verifier.Now())
 		if err != nil || s.verifier.AssertionReplayed(clientID, jti, exp) {
-			s.dir.ClientFailed(tid, clientID)
+			s.dir.ClientFailed(r.Context(), tid, clientID)
 			return nil, directory.ErrBadCredential
 		}
-		s.dir.ClientSucceeded(tid, clientID)
+		s.dir.ClientSucceeded(r.Context(), tid, clientID)
 		return sp, nil
 	}
 	_, _, err = s.verifier.VerifyFederated(r.Context(), assertion, func(iss, sub string) (string, bool) {
@@ -135,10 +139,10 @@ func (s *Server) assertionClient(r *http.Request, tid, clientID, assertion strin
 		return "", false
 	})
 	if err != nil {
-		s.dir.ClientFailed(tid, clientID)
+		s.dir.ClientFailed(r.Context(), tid, clientID)
 		return nil, directory.ErrBadCredential
 	}
-	s.dir.ClientSucceeded(tid, clientID)
+	s.dir.ClientSucceeded(r.Context(), tid, clientID)
 	return sp, nil
 }
 
@@ -177,6 +181,7 @@ func (s *Server) passwordGrant(l *loginReq, tid, clientID, secret string) (int, 
 		return 0, nil, oauthErr(http.StatusUnauthorized, "invalid_client", "AADSTS7000218: The client is not a public client; it must present a credential.")
 	}
 	u, err := s.dir.AuthenticatePassword(r.Context(), tid, f.Get("username"), f.Get("password"))
+	s.noteUsername(l, tid, f.Get("username"), u)
 	if err != nil {
 		return 0, nil, credentialError(err, true)
 	}
@@ -199,16 +204,20 @@ func (s *Server) userToken(l *loginReq, u *directory.User, clientID, audience st
 
 // refreshGrant redeems a refresh token (once) for a new access token and
 // refresh token, if the user is still enabled and has not changed the
-// password since the token was issued.
-func (s *Server) refreshGrant(l *loginReq, tid, clientID string) (int, any, error) {
+// password since the token was issued. The client authenticates as for
+// the original grant (refreshclient.go) before the token is consumed.
+func (s *Server) refreshGrant(l *loginReq, tid, clientID, secret string) (int, any, error) {
 	r := l.r
 	f := r.PostForm
 	audience, ok := s.audienceOf(f.Get("scope"))
 	if !ok {
 		return 0, nil, oauthErr(http.StatusBadRequest, "invalid_scope", "AADSTS1002012: The scope must be a resource of this server followed by /.default.")
 	}
+	if err := s.refreshClient(r, tid, clientID, secret); err != nil {
+		return 0, nil, credentialError(err, false)
+	}
 	g, err := s.issuer.RedeemRefreshToken(r.Context(), f.Get("refresh_token"))
-	if err != nil || (tid != "" && g.TenantID != tid) || !strings.EqualFold(g.ClientID, clientID) {
+	if err != nil || (tid != "" && g.TenantID != tid) || !strings.EqualFold(g.ClientID, clientID) || (g.Confidential && secret == "") {
 		if err != nil && !errors.Is(err, token.ErrInvalid) {
 			return 0, nil, oauthErr(http.StatusInternalServerError, "server_error", "The token could not be issued.")
 		}

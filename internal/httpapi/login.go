@@ -214,7 +214,8 @@ func (s *Server) issueAccess(l *loginReq, c token.Claims, extra *tokenResponse) 
 func (s *Server) userExtras(ctx context.Context, r *http.Request, u *directory.User, clientID, audience string) (*tokenResponse, error) {
 	out := &tokenResponse{Scope: audience + "/user_impersonation"}
 	if s.cfg.RefreshTokenLifetime > 0 {
-		rt, err := s.issuer.NewRefreshToken(ctx, token.RefreshGrant{TenantID: u.TenantID, ObjectID: u.ID, ClientID: strings.ToLower(clientID)}, s.cfg.RefreshTokenLifetime)
+		rt, err := s.issuer.NewRefreshToken(ctx, token.RefreshGrant{TenantID: u.TenantID, ObjectID: u.ID, ClientID: strings.ToLower(clientID),
+			Confidential: clientSecretPresented(r)}, s.cfg.RefreshTokenLifetime)
 		if err != nil {
 			return nil, err
 		}

@@ -123,6 +123,9 @@ func (s *Server) authorizeSubmit(l *loginReq) (int, any, error) {
 		return authzStatus(pg), pg, err
 	}
 	a.LoginHint = r.PostForm.Get("username")
+	// Failures count per (principal, TCP peer), as on the token endpoint
+	// (directory/lockout.go): one budget for both.
+	r = r.WithContext(directory.WithSource(r.Context(), r.RemoteAddr))
 	c, cerr := r.Cookie(csrfCookie)
 	sent := r.PostForm.Get("csrf")
 	if cerr != nil || len(sent) < 16 || subtle.ConstantTimeCompare([]byte(c.Value), []byte(sent)) != 1 {

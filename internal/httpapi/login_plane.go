@@ -138,8 +138,9 @@ var (
 )
 
 // describeTokenRequest adds what may be recorded about a token request:
-// the tenant, grant type, client id and user name (HMAC'd when they do
-// not look like identifiers), and the OAuth error code.
+// the tenant, grant type, client id (HMAC'd when it does not look like an
+// identifier), user name (HMAC'd unless it names a user: auditupn.go),
+// and the OAuth error code.
 func describeTokenRequest(e *AuditEvent, r *http.Request, params Params) {
 	if e.Properties == nil {
 		e.Properties = map[string]string{}
@@ -172,7 +173,7 @@ func describeTokenRequest(e *AuditEvent, r *http.Request, params Params) {
 	}
 	switch u := f.Get("username"); {
 	case u == "":
-	case upnPattern.MatchString(u):
+	case knownUsername(e, u):
 		e.Properties["username"] = u
 	default:
 		e.hash("usernameHash", u)

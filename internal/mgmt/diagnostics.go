@@ -116,7 +116,8 @@ func (s *Service) liveHSM(ctx context.Context, scope armrbac.Scope) (*hsmResourc
 }
 
 // validateDiagnostics checks a setting's body and returns the storage
-// account name and retention.
+// account name and retention. Whether the caller may name the account is
+// ResolveStorageAccount's question.
 func validateDiagnostics(p *wire.DiagnosticSettingsProperties) (string, int, error) {
 	if p.WorkspaceID != "" || p.EventHubAuthorizationRuleID != "" || p.EventHubName != "" || p.ServiceBusRuleID != "" || p.MarketplacePartnerID != "" {
 		return "", 0, badRequest("BadRequest", "mhsm delivers diagnostic logs to storage accounts only: set storageAccountId, not a workspace, event hub or partner destination.")
@@ -124,10 +125,9 @@ func validateDiagnostics(p *wire.DiagnosticSettingsProperties) (string, int, err
 	if p.StorageAccountID == "" {
 		return "", 0, badRequest("BadRequest", "A destination is required: set storageAccountId.")
 	}
-	sa, err := armrbac.ParseScope(p.StorageAccountID)
-	if err != nil || sa.ResourceGroup == "" || !strings.EqualFold(sa.Provider, "Microsoft.Storage") || len(sa.Types) != 1 || !strings.EqualFold(sa.Types[0], "storageAccounts") ||
-		!storageAccountPattern.MatchString(sa.Names[0]) {
-		return "", 0, badRequest("BadRequest", "storageAccountId '%s' is not the id of a storage account (/subscriptions/{id}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{3-24 lower-case letters and digits}).", p.StorageAccountID)
+	sa, err := parseStorageAccountID(p.StorageAccountID)
+	if err != nil {
+		return "", 0, err
 	}
 	if len(p.Logs) == 0 {
 		return "", 0, badRequest("BadRequest", "At least one log category must be set: [{\"category\": \"AuditEvent\", \"enabled\": true}].")
@@ -160,8 +160,10 @@ func validateDiagnostics(p *wire.DiagnosticSettingsProperties) (string, int, err
 }
 
 // PutDiagnosticSetting creates or replaces setting name on the HSM that
-// scope names, and hands the HSM's new set of settings to the sink.
-func (s *Service) PutDiagnosticSetting(ctx context.Context, scope armrbac.Scope, name string, in wire.DiagnosticSettingsProperties) (*wire.DiagnosticSettingsResource, error) {
+// scope names, for caller, and hands the HSM's new set of settings to the
+// sink. The storage account must resolve for caller (ResolveStorageAccount):
+// the route's action covers the HSM, not the destination.
+func (s *Service) PutDiagnosticSetting(ctx context.Context, caller Requester, scope armrbac.Scope, name string, in wire.DiagnosticSettingsProperties) (*wire.DiagnosticSettingsResource, error) {
 	if !diagNamePattern.MatchString(name) {
 		return nil, badRequest("BadRequest", "The diagnostic setting name '%s' is invalid.", name)
 	}
@@ -175,6 +177,11 @@ func (s *Service) PutDiagnosticSetting(ctx context.Context, scope armrbac.Scope,
 	if err != nil {
 		return nil, err
 	}
+	sa, err := s.ResolveStorageAccount(ctx, caller, in.StorageAccountID)
+	if err != nil {
+		return nil, err
+	}
+	in.StorageAccountID = sa.ID
 	hsmName := strings.ToLower(r.Name)
 	d := &diagRecord{Name: name, HSM: hsmName, ResourceID: hsmResourceID(r.Subscription, r.ResourceGroup, r.Name), Properties: in,
 		StorageAcct: acct, Updated: s.o.Now().UTC(), RetentionDay: days}
@@ -338,6 +345,9 @@ func (s *Service) replayDiagnostics(ctx context.Context) error {
 		all, err = store.ListJSON[diagRecord](tx, "mgmt/diag/")
 		return err
 	}); err != nil {
+		return err
+	}
+	if err := s.bindStoredAccounts(ctx, all); err != nil {
 		return err
 	}
 	by := map[string][]*diagRecord{}

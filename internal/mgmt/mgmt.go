@@ -53,6 +53,12 @@ type Options struct {
 	// a setting's logs for account A go under StorageRoot/A. Empty means
 	// settings carry no StorageDir.
 	StorageRoot string
+	// StorageAccounts are the operator-configured storage accounts (audit
+	// destinations), by lower-case name, each bound to the scope — a
+	// subscription or a resource group — whose principals may name it
+	// (storage.go). A zero Scope means configured but bound to nothing:
+	// no API request can name it.
+	StorageAccounts map[string]armrbac.Scope
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -119,6 +125,9 @@ const (
 	KindBadRequest Kind = iota + 1
 	KindNotFound
 	KindConflict
+	// KindForbidden: the route's action was allowed but a linked resource
+	// (a storage account named as a destination) is not the caller's to use.
+	KindForbidden
 )
 
 // Error is a management error with ARM's code and a public message.

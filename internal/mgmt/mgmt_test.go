@@ -17,6 +17,9 @@ import (
 const tenant = "7a0c1f3e-0000-4000-8000-000000000001"
 const admin = "7a0c1f3e-0000-4000-8000-0000000000ad"
 
+// adminRequester is the subscription's Owner making a request.
+var adminRequester = Requester{TenantID: tenant, Principal: armrbac.Principal{ObjectID: admin}}
+
 // recordingSink remembers the last configuration of each HSM.
 type recordingSink struct {
 	mu   sync.Mutex
@@ -134,10 +137,10 @@ func TestDiagnosticSink(t *testing.T) {
 		return wire.DiagnosticSettingsProperties{StorageAccountID: "/subscriptions/" + e.sub.ID + "/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/logs1",
 			Logs: []wire.LogSettings{{Category: "auditevent", Enabled: true, RetentionPolicy: &wire.RetentionPolicy{Enabled: true, Days: 30}}}}
 	}
-	if _, err := e.m.PutDiagnosticSetting(ctx, scope, "a", props()); err != nil {
+	if _, err := e.m.PutDiagnosticSetting(ctx, adminRequester, scope, "a", props()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.m.PutDiagnosticSetting(ctx, scope, "b", props()); err != nil {
+	if _, err := e.m.PutDiagnosticSetting(ctx, adminRequester, scope, "b", props()); err != nil {
 		t.Fatal(err)
 	}
 	got := e.sink.last["hsm1"]
@@ -146,7 +149,7 @@ func TestDiagnosticSink(t *testing.T) {
 	}
 	// A sink failure refuses the change.
 	e.sink.fail = errors.New("disk full")
-	if _, err := e.m.PutDiagnosticSetting(ctx, scope, "c", props()); err == nil {
+	if _, err := e.m.PutDiagnosticSetting(ctx, adminRequester, scope, "c", props()); err == nil {
 		t.Fatal("a setting the sink refused was accepted")
 	}
 	e.sink.fail = nil
@@ -319,7 +322,7 @@ func TestNameFreeAfterRetentionPurge(t *testing.T) {
 	if _, err := e.m.Assign(ctx, scope, armrbac.RoleReader, reader); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.m.PutDiagnosticSetting(ctx, scope, "logs", wire.DiagnosticSettingsProperties{
+	if _, err := e.m.PutDiagnosticSetting(ctx, adminRequester, scope, "logs", wire.DiagnosticSettingsProperties{
 		StorageAccountID: "/subscriptions/" + e.sub.ID + "/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/logs1",
 		Logs:             []wire.LogSettings{{Category: "AuditEvent", Enabled: true}}}); err != nil {
 		t.Fatal(err)

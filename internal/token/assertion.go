@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/base64"
+	"strings"
 	"sync"
 	"time"
 
@@ -100,43 +101,112 @@ func thumb(v any) []byte {
 	return nil
 }
 
-// ReplayCache remembers assertion ids until they expire, so an assertion
-// is accepted once.
+// ReplayCache remembers assertion ids per client until they expire, so an
+// assertion is accepted once. Each client has its own bound
+// (MaxReplayPerClient live entries): a client that fills its share is
+// refused (fail closed) without touching any other client's. Only
+// assertions whose signature verified are recorded, so filling the total
+// (MaxReplayTotal) takes many registered clients with valid credentials;
+// past it, the cache fails closed for clients with entries to drop until
+// entries expire.
 type ReplayCache struct {
-	mu   sync.Mutex
-	seen map[string]time.Time
+	mu    sync.Mutex
+	seen  map[string]*replayBucket // by client
+	total int
+	next  time.Time // earliest expiry of any entry (zero: none)
 }
 
-// NewReplayCache returns an empty cache.
-func NewReplayCache() *ReplayCache { return &ReplayCache{seen: map[string]time.Time{}} }
+// replayBucket is one client's live assertion ids; next is the earliest
+// expiry among them, so a full bucket is rescanned only when something in
+// it can have expired.
+type replayBucket struct {
+	ids  map[string]time.Time // jti → exp
+	next time.Time
+}
 
-// Seen records key until exp and reports whether it was already recorded.
-// When full, expired entries are dropped; if none are, the new key is
-// refused as if seen (fail closed).
-func (r *ReplayCache) Seen(key string, exp, now time.Time) bool {
+// Replay cache bounds.
+const (
+	MaxReplayPerClient = 10000
+	MaxReplayTotal     = 500000
+)
+
+// NewReplayCache returns an empty cache.
+func NewReplayCache() *ReplayCache { return &ReplayCache{seen: map[string]*replayBucket{}} }
+
+// Seen records jti of client until exp and reports whether it was already
+// recorded. When the client's share (or the total) is full, expired entries
+// are dropped; if that frees nothing, the new jti is refused as if seen
+// (fail closed).
+func (r *ReplayCache) Seen(client, jti string, exp, now time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if t, ok := r.seen[key]; ok && now.Before(t.Add(Leeway)) {
-		return true
-	}
-	if len(r.seen) >= maxCache {
-		for k, t := range r.seen {
-			if now.After(t.Add(Leeway)) {
-				delete(r.seen, k)
-			}
-		}
-		if len(r.seen) >= maxCache {
+	b := r.seen[client]
+	if b != nil {
+		if t, ok := b.ids[jti]; ok && now.Before(t.Add(Leeway)) {
 			return true
 		}
 	}
-	r.seen[key] = exp
+	if b != nil && len(b.ids) >= MaxReplayPerClient {
+		r.expire(client, b, now)
+		if len(b.ids) >= MaxReplayPerClient {
+			return true
+		}
+	}
+	if r.total >= MaxReplayTotal {
+		if !r.next.IsZero() && now.After(r.next.Add(Leeway)) {
+			r.next = time.Time{}
+			for c, cb := range r.seen {
+				r.expire(c, cb, now)
+				if !cb.next.IsZero() && (r.next.IsZero() || cb.next.Before(r.next)) {
+					r.next = cb.next
+				}
+			}
+		}
+		if r.total >= MaxReplayTotal {
+			return true
+		}
+	}
+	if b == nil || r.seen[client] == nil {
+		b = &replayBucket{ids: map[string]time.Time{}}
+		r.seen[client] = b
+	}
+	if _, ok := b.ids[jti]; !ok {
+		r.total++
+	}
+	b.ids[jti] = exp
+	if b.next.IsZero() || exp.Before(b.next) {
+		b.next = exp
+	}
+	if r.next.IsZero() || exp.Before(r.next) {
+		r.next = exp
+	}
 	return false
+}
+
+// expire drops the expired entries of client's bucket b, if its earliest
+// expiry says there are any.
+func (r *ReplayCache) expire(client string, b *replayBucket, now time.Time) {
+	if b.next.IsZero() || !now.After(b.next.Add(Leeway)) {
+		return
+	}
+	b.next = time.Time{}
+	for k, t := range b.ids {
+		if now.After(t.Add(Leeway)) {
+			delete(b.ids, k)
+			r.total--
+		} else if b.next.IsZero() || t.Before(b.next) {
+			b.next = t
+		}
+	}
+	if len(b.ids) == 0 {
+		delete(r.seen, client)
+	}
 }
 
 // AssertionReplayed records a client assertion (by client and jti) until
 // it expires and reports whether it had been presented before.
 func (v *Verifier) AssertionReplayed(clientID, jti string, exp time.Time) bool {
-	return v.replay.Seen(clientID+"\n"+jti, exp, v.now())
+	return v.replay.Seen(strings.ToLower(clientID), jti, exp, v.now())
 }
 
 // Now is the verifier's clock.

@@ -18,11 +18,15 @@ import (
 // only their SHA-256 digest is stored, and each is redeemed once (a new
 // one is issued with every redemption).
 type RefreshGrant struct {
-	TenantID string    `json:"tid"`
-	ObjectID string    `json:"oid"`
-	ClientID string    `json:"clientId"`
-	Issued   time.Time `json:"issued"`
-	Expires  time.Time `json:"expires"`
+	TenantID string `json:"tid"`
+	ObjectID string `json:"oid"`
+	ClientID string `json:"clientId"`
+	// Confidential records that the client authenticated (with its secret)
+	// when the grant was made: redeeming the token then requires the same
+	// client authentication, so a leaked refresh token alone is not enough.
+	Confidential bool      `json:"confidential,omitempty"`
+	Issued       time.Time `json:"issued"`
+	Expires      time.Time `json:"expires"`
 }
 
 func refreshKey(raw string) string {

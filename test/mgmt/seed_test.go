@@ -43,6 +43,11 @@ func TestSeedManagementFlow(t *testing.T) {
 	if _, err := assignRole(ctx, admin, rg, contributor, team, armauthorization.PrincipalTypeGroup); err != nil {
 		t.Fatal(err)
 	}
+	// …and Storage Account Contributor, so it may name the group's storage
+	// account as the log destination (a linked write, issue #14.3).
+	if _, err := assignRole(ctx, admin, rg, roleID(t, admin, rg, "Storage Account Contributor"), team, armauthorization.PrincipalTypeGroup); err != nil {
+		t.Fatal(err)
+	}
 
 	// A developer without a role can create nothing, see nothing.
 	d := armClients(t, s, dave.cred)
