@@ -3,6 +3,7 @@ package token_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,5 +49,49 @@ func TestAuthCodeOnce(t *testing.T) {
 	token.SetClock(e.iss, nil, func() time.Time { return time.Now().Add(token.CodeLifetime + time.Second) })
 	if _, err := e.iss.RedeemAuthCode(ctx, code); !errors.Is(err, token.ErrInvalid) {
 		t.Fatalf("expired code: %v", err)
+	}
+}
+
+// TestDeviceCode: pending until approved with the user code (once, same
+// tenant only), then redeemed once; expired after its lifetime.
+func TestDeviceCode(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	dc, uc, err := e.iss.NewDeviceCode(ctx, token.DeviceGrant{TenantID: e.tidA, ClientID: "c", Scope: "s"})
+	if err != nil || len(uc) != 9 || uc[4] != '-' {
+		t.Fatalf("new: %q %v", uc, err)
+	}
+	if _, err := e.iss.PollDeviceCode(ctx, dc); !errors.Is(err, token.ErrPending) {
+		t.Fatalf("before approval: %v", err)
+	}
+	if err := e.iss.ApproveDeviceCode(ctx, e.tidB, uc, "u"); !errors.Is(err, token.ErrInvalid) {
+		t.Fatalf("other tenant approved: %v", err)
+	}
+	if err := e.iss.ApproveDeviceCode(ctx, e.tidA, strings.ToLower(strings.ReplaceAll(uc, "-", " ")), "u"); err != nil {
+		t.Fatalf("approve: %v", err)
+	}
+	if err := e.iss.ApproveDeviceCode(ctx, e.tidA, uc, "v"); !errors.Is(err, token.ErrInvalid) {
+		t.Fatalf("second approval: %v", err)
+	}
+	g, err := e.iss.PollDeviceCode(ctx, dc)
+	if err != nil || g.ObjectID != "u" || g.Scope != "s" {
+		t.Fatalf("poll: %+v %v", g, err)
+	}
+	if _, err := e.iss.PollDeviceCode(ctx, dc); !errors.Is(err, token.ErrInvalid) {
+		t.Fatalf("second redemption: %v", err)
+	}
+	dc, uc, _ = e.iss.NewDeviceCode(ctx, token.DeviceGrant{TenantID: e.tidA, ClientID: "c"})
+	token.SetClock(e.iss, nil, func() time.Time { return time.Now().Add(token.DeviceCodeLifetime + time.Second) })
+	if err := e.iss.ApproveDeviceCode(ctx, e.tidA, uc, "u"); !errors.Is(err, token.ErrInvalid) {
+		t.Fatalf("expired approved: %v", err)
+	}
+	if _, err := e.iss.PollDeviceCode(ctx, dc); !errors.Is(err, token.ErrExpired) {
+		t.Fatalf("expired poll: %v", err)
+	}
+	if err := e.iss.PurgeCodes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.iss.PollDeviceCode(ctx, dc); !errors.Is(err, token.ErrInvalid) {
+		t.Fatalf("after purge: %v", err)
 	}
 }
