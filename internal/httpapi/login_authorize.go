@@ -162,18 +162,31 @@ func authzStatus(pg *rawPage) int {
 // loginForm renders the sign-in page with a fresh CSRF token (set as a
 // cookie and as a hidden field).
 func (s *Server) loginForm(a *authzRequest, msg string, status int) (int, any, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
+	csrf, err := newCSRF()
+	if err != nil {
 		return 0, nil, err
 	}
-	csrf := base64.RawURLEncoding.EncodeToString(b)
 	var buf bytes.Buffer
 	if err := loginTemplate.Execute(&buf, map[string]any{"A": a, "CSRF": csrf, "Error": msg}); err != nil {
 		return 0, nil, err
 	}
 	pg := htmlPage(buf.Bytes(), "form-action 'self' "+originOf(a.RedirectURI))
-	pg.header.Add("Set-Cookie", (&http.Cookie{Name: csrfCookie, Value: csrf, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}).String())
+	pg.header.Add("Set-Cookie", csrfCookieValue(csrf))
 	return status, pg, nil
+}
+
+// newCSRF is a fresh 256-bit CSRF token.
+func newCSRF() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// csrfCookieValue is the Set-Cookie value carrying a form's CSRF token.
+func csrfCookieValue(csrf string) string {
+	return (&http.Cookie{Name: csrfCookie, Value: csrf, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}).String()
 }
 
 // errorPage is an HTML error page (never a redirect).
