@@ -5,9 +5,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== toolchain: $(go version)"
-if ! command -v jq >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  (apt-get update -qq && apt-get install -y -qq jq >/dev/null) || echo "warning: could not install jq (only scripts use it)"
-fi
+echo "== jq, xxd, curl (the README examples, run by TestReadmeExamples)"
+# Installed when missing and running as root; missing afterwards, the
+# README test fails (MHSM_REQUIRE_README_TOOLS).
+for tool in jq xxd curl; do
+  if ! command -v "$tool" >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    (apt-get install -y -qq "$tool" >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null)) \
+      || echo "warning: could not install $tool; TestReadmeExamples will fail"
+  fi
+done
+export MHSM_REQUIRE_README_TOOLS=1
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
@@ -96,5 +103,12 @@ else
   echo "warning: chromium not found; the console browser tests will skip"
 fi
 
+# The Wycheproof vectors (../shared/testdata/wycheproof) must be present:
+# without them the keys tests fail instead of skipping.
+export MHSM_REQUIRE_WYCHEPROOF=1
 echo "== go test -race"
-go test -race -count=1 -timeout 30m ./... 2>&1 | tee /tmp/mhsm-test.log
+# The log of this run goes to a path of its own (several runs may share the
+# machine); it is kept after the run and its path printed.
+log=$(mktemp "${TMPDIR:-/tmp}/mhsm-test.XXXXXX.log")
+echo "log: $log"
+go test -race -count=1 -timeout 30m ./... 2>&1 | tee "$log"

@@ -12,7 +12,7 @@ func hostsCmd() *cobra.Command {
 	var names []string
 	cmd := &cobra.Command{
 		Use:   "hosts",
-		Short: "Print the /etc/hosts lines a machine needs to reach mhsm by name",
+		Short: "Print the /etc/hosts lines a machine needs to reach mhsm by name.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.Print(app.HostsLines(&cfg, names))

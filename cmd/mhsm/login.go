@@ -26,7 +26,7 @@ func loginCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "login",
-		Short: "Sign in: a service principal (secret or certificate), a user, or a managed identity",
+		Short: "Sign in: a service principal (secret or certificate), a user, or a managed identity.",
 		Example: `  mhsm login --service-principal -u <appId> -p <secret> --tenant <tenant>
   mhsm login --service-principal -u <appId> --certificate cert.pem --tenant <tenant>
   mhsm login -u ada@mhsm.localhost -p '…'
@@ -36,8 +36,13 @@ func loginCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if devJSON != "" {
-				if err := fromDevJSON(devJSON, &p, &password); err != nil {
+				d, _, err := devProfile(devJSON) // conn.go: client.Dev
+				if err != nil {
 					return err
+				}
+				p.TenantID, p.Authority, p.Username, password = d.TenantID, d.Authority, d.ClientID, d.Secret
+				if p.CAFile == "" {
+					p.CAFile = d.CAFile
 				}
 				sp = true
 			}
@@ -124,25 +129,15 @@ func loginCmd() *cobra.Command {
 	return cmd
 }
 
-func fromDevJSON(path string, p *client.Profile, secret *string) error {
-	d, err := client.ReadDev(path)
-	if err != nil {
-		return err
-	}
-	p.TenantID, p.Authority, p.Username, p.CAFile = d.TenantID, strings.TrimRight(d.AuthorityHost, "/"), d.ClientID, d.CAFile
-	*secret = d.ClientSecret
-	return nil
-}
-
 func logoutCmd() *cobra.Command {
-	return &cobra.Command{Use: "logout", Short: "Forget the signed-in account and its tokens", Args: cobra.NoArgs,
+	return &cobra.Command{Use: "logout", Short: "Forget the signed-in account and its tokens.", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error { return client.Logout() }}
 }
 
 func accountCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "account", Short: "The signed-in account"}
 	var out output
-	show := &cobra.Command{Use: "show", Short: "Show the signed-in account (no secrets)", Args: cobra.NoArgs,
+	show := &cobra.Command{Use: "show", Short: "Show the signed-in account (no secrets).", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := client.LoadProfile()
 			if err != nil {
@@ -158,7 +153,7 @@ func accountCmd() *cobra.Command {
 	out.bind(show)
 	var out2 output
 	var resource, resourceType string
-	tok := &cobra.Command{Use: "get-access-token", Short: "Print an access token for a resource", Args: cobra.NoArgs,
+	tok := &cobra.Command{Use: "get-access-token", Short: "Print an access token for a resource.", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := client.Open()
 			if err != nil {

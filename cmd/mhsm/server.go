@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"log/slog"
+
 	"github.com/spf13/cobra"
 
 	"github.com/mhsm/mhsm/internal/app"
@@ -20,9 +23,13 @@ func serverFlags(cmd *cobra.Command, cfg *config.Server) {
 	f.StringVar(&cfg.RootKeyFile, "root-key-file", cfg.RootKeyFile, "existing 32-byte root key (default: <data-dir>/root.key, created on first start)")
 	f.DurationVar(&cfg.TokenLifetime, "token-lifetime", cfg.TokenLifetime, "lifetime of issued access tokens")
 	f.StringVar(&cfg.OpsAddr, "ops-addr", cfg.OpsAddr, "plain-HTTP address of /healthz, /readyz, /metrics (empty: none)")
-	f.Float64Var(&cfg.ThrottleHSMRate, "throttle-hsm-rate", cfg.ThrottleHSMRate, "work per HSM in cost units (≈ CPU ms) per second; 0 disables")
-	f.Float64Var(&cfg.ThrottlePrincipalRate, "throttle-principal-rate", cfg.ThrottlePrincipalRate, "work per caller in cost units (≈ CPU ms) per second; 0 disables")
+	f.BoolVar(&cfg.HTTP2, "http2", cfg.HTTP2, "offer HTTP/2 (ALPN h2) beside HTTP/1.1")
+	f.Float64Var(&cfg.ThrottleCapacity, "throttle-capacity", cfg.ThrottleCapacity, "machine capacity for fair sharing in cost units (≈ CPU ms) per second: when busy, callers above their fair share get 429; 0 disables")
+	f.Float64Var(&cfg.ThrottleHSMRate, "throttle-hsm-rate", cfg.ThrottleHSMRate, "hard cap on work per HSM in cost units (≈ CPU ms) per second; 0 (default) sets none")
+	f.Float64Var(&cfg.ThrottlePrincipalRate, "throttle-principal-rate", cfg.ThrottlePrincipalRate, "hard cap on work per caller in cost units (≈ CPU ms) per second; 0 (default) sets none")
 	f.DurationVar(&cfg.RotationInterval, "rotation-interval", cfg.RotationInterval, "how often automatic key rotation and purge run")
+	f.BoolVar(&cfg.AllowSecurityDomainRedownload, "allow-security-domain-redownload", cfg.AllowSecurityDomainRedownload,
+		"allow security domain downloads after an HSM is activated (default: refused; see docs/security-rbac.md)")
 	identityServerFlags(cmd, cfg)
 	auditServerFlags(cmd, &cfg.Audit) // audit.go
 }
@@ -32,18 +39,32 @@ func serverCmd() *cobra.Command {
 	cfg.OpsAddr = "127.0.0.1:9464"
 	cmd := &cobra.Command{
 		Use:   "server",
-		Short: "Run the mhsm server",
-		Args:  cobra.NoArgs,
+		Short: "Run the mhsm server.",
+		Long: `Runs the server until SIGINT or SIGTERM. Flags and listeners are checked before
+anything is written, so a failed start leaves no data directory behind. On
+shutdown it drains requests, writes the final audit checkpoints and closes the
+store, and logs one line saying so.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, err := app.New(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
-			defer a.Close()
 			if a.Dev != nil {
-				cmd.Printf("dev mode: credentials in %s/dev.json; add to /etc/hosts:\n%s", cfg.DataDir, app.HostsLines(a.Config, []string{"dev"}))
+				cmd.Printf("dev mode: credentials in %s/dev.json; add to /etc/hosts (or set MHSM_CONNECT=%s):\n%s",
+					cfg.DataDir, a.Addr(), app.HostsLines(a.Config, []string{"dev"}))
 			}
-			return a.Serve(cmd.Context())
+			serveErr := a.Serve(cmd.Context())
+			closeErr := a.Close()
+			if err := errors.Join(serveErr, closeErr); err != nil {
+				return err
+			}
+			audit := "audit log flushed with a final checkpoint per chain"
+			if cfg.Audit.Off {
+				audit = "audit off"
+			}
+			slog.Info("mhsm stopped: requests drained, "+audit+", store closed", "dataDir", cfg.DataDir)
+			return nil
 		},
 	}
 	serverFlags(cmd, &cfg)

@@ -63,9 +63,6 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
-	}
 	a := &App{Config: &cfg}
 	a.tickCtx, a.stopTick = context.WithCancel(context.Background())
 	ok := false
@@ -74,7 +71,25 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 			a.Close()
 		}
 	}()
+	// Every listener is bound before anything is written: a failed start
+	// (a port in use) leaves no data directory behind.
 	var err error
+	if a.ln, err = listen(cfg.Addr, "--addr"); err != nil {
+		return nil, err
+	}
+	if cfg.OpsAddr != "" {
+		if a.opsLn, err = listen(cfg.OpsAddr, "--ops-addr"); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.MSIAddr != "" {
+		if a.identity.msiLn, err = listen(cfg.MSIAddr, "--msi-addr"); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
 	rootPath := cfg.RootKeyFile
 	var ring *barrier.Keyring
 	if rootPath == "" {
@@ -97,9 +112,6 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 		return nil, err
 	}
 	a.CAFile = caFile
-	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
-		return nil, err
-	}
 	if _, port, _ := net.SplitHostPort(cfg.Addr); port == "0" && cfg.PublicPort == 0 {
 		cfg.PublicPort = a.ln.Addr().(*net.TCPAddr).Port
 	}
@@ -112,11 +124,13 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	if err := wireIdentity(&cfg, dir, issuer, verifier); err != nil {
 		return nil, err
 	}
-	a.hsms, err = hsm.NewService(ctx, a.st, ring, hsm.Options{BaseURL: func(name string) string { return cfg.URL(name + ".managedhsm") }, Principals: principals{dir},
-		Attestation: attestation{issuer: issuer, issuerOf: func(tid string) string { return httpapi.IssuerURL(loginURL, tid) }}})
+	a.hsms, err = hsm.NewService(ctx, a.st, ring, hsm.Options{BaseURL: func(name string) string { return cfg.URL(name + ".managedhsm") }, Principals: principals{dir}, Groups: principals{dir},
+		AllowSecurityDomainRedownload: cfg.AllowSecurityDomainRedownload,
+		Attestation:                   attestation{issuer: issuer, issuerOf: func(tid string) string { return httpapi.IssuerURL(loginURL, tid) }}})
 	if err != nil {
 		return nil, err
 	}
+	dir.SetMembershipGuard(membershipGuard(a.hsms)) // separation-of-duties guard (groups.go)
 	if err := a.openAudit(ctx, &cfg, sysKey); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
@@ -136,16 +150,13 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 		}
 	}
 	a.metrics = ops.NewMetrics()
-	if cfg.ThrottleHSMRate > 0 || cfg.ThrottlePrincipalRate > 0 {
+	if cfg.ThrottleCapacity > 0 || cfg.ThrottleHSMRate > 0 || cfg.ThrottlePrincipalRate > 0 {
 		calibrateThrottle()
 	}
 	handler := httpapi.New(httpapi.Deps{Config: &cfg, HSMs: a.hsms, Dir: dir, Issuer: issuer, Verifier: verifier, Mgmt: a.mgmt, Audit: a.auditRecorder(),
-		Metrics: a.metrics, HSMLimit: throttle.New(cfg.ThrottleHSMRate, 2*cfg.ThrottleHSMRate),
+		Metrics: a.metrics, Fair: throttle.NewFair(cfg.ThrottleCapacity), HSMLimit: throttle.New(cfg.ThrottleHSMRate, 2*cfg.ThrottleHSMRate),
 		PrincipalLimit: throttle.New(cfg.ThrottlePrincipalRate, 2*cfg.ThrottlePrincipalRate)})
-	if cfg.OpsAddr != "" {
-		if a.opsLn, err = net.Listen("tcp", cfg.OpsAddr); err != nil {
-			return nil, fmt.Errorf("ops listener: %w", err)
-		}
+	if a.opsLn != nil {
 		a.opsSrv = &http.Server{Handler: ops.Handler(a.metrics, map[string]ops.Check{
 			"store": func(ctx context.Context) error {
 				return a.st.View(ctx, func(tx store.Tx) error { _, err := tx.List("sys/", "", 1); return err })
@@ -165,8 +176,30 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
 	}
+	if cfg.HTTP2 {
+		// Offer h2 in ALPN; the Azure SDKs' default transports take it.
+		var p http.Protocols
+		p.SetHTTP1(true)
+		p.SetHTTP2(true)
+		a.srv.Protocols = &p
+		a.srv.TLSConfig.NextProtos = []string{"h2", "http/1.1"}
+	}
 	ok = true
 	return a, nil
+}
+
+// listen binds addr, or says in one line which flag's address is taken.
+func listen(addr, flag string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		cause := err
+		var se *os.SyscallError
+		if errors.As(err, &se) {
+			cause = se.Err
+		}
+		return nil, fmt.Errorf("cannot listen on %s (%s): %v", addr, flag, cause)
+	}
+	return ln, nil
 }
 
 // Directory returns the identity directory (for tests and tools).

@@ -206,6 +206,28 @@ func Operations() []Operation {
 					return nil
 				}, nil
 			}},
+		{Name: "a256gcm-encrypt-32", Label: "A256GCM encrypt 32 B", key: "aes256",
+			prepare: func(ctx context.Context, s *setup) (string, string, []byte, error) {
+				return "POST", s.keyPath("aes256") + "/encrypt", jsonBody(map[string]string{"alg": "A256GCM", "value": b64.EncodeToString(bytes.Repeat([]byte{5}, 32))}), nil
+			},
+			raw: func() (func() error, error) {
+				blk, err := aes.NewCipher(bytes.Repeat([]byte{1}, 32))
+				if err != nil {
+					return nil, err
+				}
+				g, err := cipher.NewGCM(blk)
+				if err != nil {
+					return nil, err
+				}
+				pt, nonce, out := bytes.Repeat([]byte{5}, 32), make([]byte, 12), make([]byte, 0, 48)
+				return func() error {
+					if _, err := rand.Read(nonce); err != nil {
+						return err
+					}
+					out = g.Seal(out[:0], nonce, pt, nil)
+					return nil
+				}, nil
+			}},
 		{Name: Floor, Label: "key get (no crypto: the floor)", key: "p256",
 			prepare: func(ctx context.Context, s *setup) (string, string, []byte, error) {
 				return "GET", s.keyPath("p256"), nil, nil

@@ -45,12 +45,23 @@ type Server struct {
 	// Empty (the zero value) serves none; `mhsm server` defaults to
 	// 127.0.0.1:9464.
 	OpsAddr string
-	// ThrottleHSMRate and ThrottlePrincipalRate bound the data-plane work
-	// per HSM and per caller, in cost units per second (a unit is about a
-	// millisecond of CPU: an RSA-2048 signature costs 1.5, an AES wrap
-	// 0.07). Bursts are twice the rate. Zero disables a limit. Defaults:
-	// 1000 per CPU for an HSM (the machine's capacity) and 700 per CPU for
-	// one caller, so no caller can take the whole machine.
+	// HTTP2 offers HTTP/2 (ALPN h2) beside HTTP/1.1 on the HTTPS
+	// listener. Off by default: see docs/performance.md ("HTTP/2") for
+	// what it costs per request.
+	HTTP2 bool
+	// ThrottleCapacity is the machine's data-plane capacity for fair
+	// sharing, in cost units per second (a unit is about a millisecond of
+	// this machine's CPU: an RSA-2048 signature costs about what it takes
+	// to compute). Admission is work-conserving: nobody is refused while
+	// the callers' recent work is under 90 % of it; above, only callers
+	// using more than their fair share (water-filling, weighted by cost)
+	// get 429 + Retry-After, and a lone caller never does. Default 1000
+	// per CPU (the whole machine); zero disables fair sharing.
+	ThrottleCapacity float64
+	// ThrottleHSMRate and ThrottlePrincipalRate are optional hard caps
+	// on the data-plane work per HSM and per caller, in the same units per
+	// second, with bursts of twice the rate; they bite even when the
+	// machine is idle. Zero (the default) sets no cap.
 	ThrottleHSMRate, ThrottlePrincipalRate float64
 	// RefreshTokenLifetime is how long a user's refresh token stays
 	// redeemable (each is used once). Default 7 days; zero means no refresh
@@ -69,6 +80,14 @@ type Server struct {
 	ExternalIssuers []ExternalIssuer
 	// Audit is the audit log (audit.go).
 	Audit Audit
+	// AllowSecurityDomainRedownload lets a caller holding
+	// securitydomain/download/action (the built-in Administrator) download
+	// the security domain of an HSM that is already activated. Off by
+	// default: a fresh download wrapped to the caller's certificates hands
+	// out the key hierarchy root, which opens every backup offline, so once
+	// the first download has activated the HSM further ones are refused
+	// (docs/security-rbac.md).
+	AllowSecurityDomainRedownload bool
 }
 
 // ExternalIssuer trusts another OIDC issuer: its tokens are verified with
@@ -101,13 +120,12 @@ type ExternalIssuer struct {
 // Default returns the embedded defaults.
 func Default() Server {
 	return Server{
-		Addr:                  "127.0.0.1:8443",
-		DataDir:               "./mhsm-data",
-		Domain:                "mhsm.localhost",
-		TokenLifetime:         time.Hour,
-		RotationInterval:      time.Minute,
-		ThrottleHSMRate:       1000 * float64(runtime.NumCPU()),
-		ThrottlePrincipalRate: 700 * float64(runtime.NumCPU()),
+		Addr:             "127.0.0.1:8443",
+		DataDir:          "./mhsm-data",
+		Domain:           "mhsm.localhost",
+		TokenLifetime:    time.Hour,
+		RotationInterval: time.Minute,
+		ThrottleCapacity: 1000 * float64(runtime.NumCPU()),
 
 		RefreshTokenLifetime: 7 * 24 * time.Hour,
 		SigningKeyMaxAge:     30 * 24 * time.Hour,

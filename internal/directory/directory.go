@@ -83,6 +83,8 @@ type Directory struct {
 	groupsMu  sync.Mutex
 	groupsGen uint64
 	groups    map[string][]string // tid/oid → transitive groups at groupsGen
+
+	memberGuard atomic.Pointer[MembershipGuard] // membercheck.go
 }
 
 // New returns a Directory over st with production settings.

@@ -125,8 +125,13 @@ func (d *Directory) DeleteGroup(ctx context.Context, tid, id string) error {
 }
 
 // AddMember adds the object member (a user, group or service principal)
-// to group gid. Adding an existing member is ErrExists.
+// to group gid. Adding an existing member is ErrExists; a membership the
+// MembershipGuard refuses returns the guard's error (membercheck.go).
 func (d *Directory) AddMember(ctx context.Context, tid, gid, member string) error {
+	return d.guardMembership(ctx, tid, gid, member, func() error { return d.addMember(ctx, tid, gid, member) })
+}
+
+func (d *Directory) addMember(ctx context.Context, tid, gid, member string) error {
 	return d.update(ctx, func(tx store.Tx) error {
 		var g Group
 		if err := getGroup(tx, tid, gid, &g); err != nil {

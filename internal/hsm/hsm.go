@@ -2,7 +2,9 @@
 // their versions, crypto operations, soft delete, backup and restore,
 // rotation, and the local RBAC state (role assignments) the decision point
 // compiles. It knows nothing of HTTP. Read hsm.go (the registry of HSMs),
-// then keys.go.
+// then keys.go; for local RBAC, roles.go, policystate.go (how a role change
+// is written, compiled and installed as one ordered step) and sod.go (the
+// separation-of-duties guard).
 package hsm
 
 import (
@@ -13,7 +15,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/mhsm/mhsm/internal/barrier"
@@ -36,17 +37,17 @@ type Record struct {
 }
 
 // HSM is a live HSM: its record, its key hierarchy root, and its compiled
-// RBAC policy, swapped atomically on every role change.
+// RBAC policy, swapped atomically on every role change (policystate.go).
 type HSM struct {
 	Record
 	BaseURL string // https://<name>.managedhsm.<domain>[:port]
 
-	dk     *barrier.DataKey
-	policy atomic.Pointer[rbac.Policy]
+	dk  *barrier.DataKey
+	pol *policyState // shared by every *HSM value of this HSM
 }
 
 // Policy returns the HSM's current compiled RBAC policy.
-func (h *HSM) Policy() *rbac.Policy { return h.policy.Load() }
+func (h *HSM) Policy() *rbac.Policy { return h.pol.cur.Load() }
 
 // Service serves every HSM kept in the store.
 type Service struct {
@@ -58,7 +59,9 @@ type Service struct {
 	records *recordCache // decoded key and version records (recordcache.go)
 
 	principals PrincipalResolver
+	groups     GroupResolver
 	attest     Attestation
+	sdRedown   bool // Options.AllowSecurityDomainRedownload
 
 	mu   sync.RWMutex
 	hsms map[string]*HSM
@@ -77,6 +80,13 @@ type Options struct {
 	CacheSize int
 	// Principals validates role assignment principals; nil accepts any GUID.
 	Principals PrincipalResolver
+	// Groups expands group membership for the separation-of-duties guard
+	// (sod.go); nil judges every assignee by its own assignments only.
+	Groups GroupResolver
+	// AllowSecurityDomainRedownload allows security domain downloads on an
+	// activated HSM; off, only the download that activates it is served
+	// (config.Server.AllowSecurityDomainRedownload).
+	AllowSecurityDomainRedownload bool
 	// Attestation verifies key release targets; nil disables key release.
 	Attestation Attestation
 }
@@ -90,7 +100,7 @@ func NewService(ctx context.Context, st store.Backend, ring *barrier.Keyring, o 
 		o.CacheSize = 4096
 	}
 	s := &Service{ring: ring, baseURL: o.BaseURL, now: o.Now, cache: newMaterialCache(o.CacheSize), records: newRecordCache(2 * o.CacheSize),
-		hsms: map[string]*HSM{}, principals: o.Principals, attest: o.Attestation}
+		hsms: map[string]*HSM{}, principals: o.Principals, groups: o.Groups, attest: o.Attestation, sdRedown: o.AllowSecurityDomainRedownload}
 	// Every write of the Service goes through this wrapper, which keeps the
 	// record cache coherent (recordcache.go).
 	s.st = invalidatingStore{Backend: st, records: s.records}
@@ -125,9 +135,7 @@ func (s *Service) open(r Record) (*HSM, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hsm %s: open key hierarchy: %w", r.Name, err)
 	}
-	h := &HSM{Record: r, BaseURL: s.baseURL(r.Name), dk: dk}
-	h.policy.Store(rbac.Compile(rbac.BuiltinRoles, nil))
-	return h, nil
+	return &HSM{Record: r, BaseURL: s.baseURL(r.Name), dk: dk, pol: newPolicyState()}, nil
 }
 
 // Get returns the live HSM name (lower case), or false.

@@ -3,6 +3,8 @@ package hsm
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -66,10 +68,24 @@ func (s *Service) PutRoleDefinition(ctx context.Context, h *HSM, d rbac.RoleDefi
 				return nil, badRequest("The data action %q is not a Managed HSM data action.", a)
 			}
 		}
+		for _, a := range p.DataActions {
+			if rbac.SecurityDomainAction(a) {
+				return nil, &Error{Kind: KindBadRequest, Code: "SecurityDomainActionNotAllowed", Message: fmt.Sprintf(
+					"Custom roles cannot grant security domain actions (%s): the security domain is the HSM's key hierarchy root. Use the built-in Managed HSM Administrator role.", a)}
+			}
+		}
 		d.Permissions[i] = rbac.Permission{Actions: []string{}, NotActions: []string{},
 			DataActions: nonNil(p.DataActions), NotDataActions: nonNil(p.NotDataActions)}
 	}
-	err := s.st.Update(ctx, func(tx store.Tx) error {
+	var holders []holder // every holder of the role, for the guard (sod.go)
+	prepare := func() error {
+		on, err := s.guardOn(ctx, h)
+		if err == nil && on {
+			holders, err = s.holdersOfRole(ctx, h, d.ID)
+		}
+		return err
+	}
+	err := s.changeRoles(ctx, h, prepare, func(tx store.Tx) error {
 		defs, err := roleDefinitions(tx, h.Name)
 		if err != nil {
 			return err
@@ -95,12 +111,22 @@ func (s *Service) PutRoleDefinition(ctx context.Context, h *HSM, d rbac.RoleDefi
 		if !exists && custom >= MaxCustomRoles {
 			return badRequest("This HSM already has the maximum of %d custom role definitions.", MaxCustomRoles)
 		}
+		if holders != nil {
+			as, err := assignments(tx, h.Name)
+			if err != nil {
+				return err
+			}
+			next := slices.DeleteFunc(defs, func(e rbac.RoleDefinition) bool { return e.ID == d.ID })
+			if err := checkSeparationOfDuties(append(next, d), as, holders, "The role definition change"); err != nil {
+				return err
+			}
+		}
 		return putJSON(tx, rdKey(h.Name, d.ID), &d)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &d, s.reloadPolicy(ctx, h)
+	return &d, nil
 }
 
 // DeleteRoleDefinition deletes a custom role; its assignments become
@@ -110,7 +136,7 @@ func (s *Service) DeleteRoleDefinition(ctx context.Context, h *HSM, id string) (
 		return nil, badRequest("Built-in role definitions cannot be deleted.")
 	}
 	var d rbac.RoleDefinition
-	err := s.st.Update(ctx, func(tx store.Tx) error {
+	err := s.changeRoles(ctx, h, nil, func(tx store.Tx) error {
 		if err := getJSON(tx, rdKey(h.Name, id), &d); err != nil {
 			return err
 		}
@@ -122,7 +148,7 @@ func (s *Service) DeleteRoleDefinition(ctx context.Context, h *HSM, id string) (
 	if err != nil {
 		return nil, err
 	}
-	return &d, s.reloadPolicy(ctx, h)
+	return &d, nil
 }
 
 func nonNil(s []string) []string {

@@ -68,7 +68,15 @@ func (s *Service) Assign(ctx context.Context, h *HSM, a rbac.RoleAssignment) (*r
 			return nil, badRequest("The principal %s does not exist in tenant %s.", a.PrincipalID, h.TenantID)
 		}
 	}
-	err = s.st.Update(ctx, func(tx store.Tx) error {
+	var holders []holder // who the assignment reaches, for the guard (sod.go)
+	prepare := func() error {
+		on, err := s.guardOn(ctx, h)
+		if err == nil && on {
+			holders, err = s.holdersOf(ctx, h.TenantID, []string{a.PrincipalID})
+		}
+		return err
+	}
+	err = s.changeRoles(ctx, h, prepare, func(tx store.Tx) error {
 		defs, err := roleDefinitions(tx, h.Name)
 		if err != nil {
 			return err
@@ -105,7 +113,10 @@ func (s *Service) Assign(ctx context.Context, h *HSM, a rbac.RoleAssignment) (*r
 		if on, err := sodGuardOn(tx, h.Name); err != nil {
 			return err
 		} else if on {
-			if err := checkSeparationOfDuties(defs, append(existing, a), a.PrincipalID); err != nil {
+			if holders == nil { // the guard was turned on meanwhile
+				holders = []holder{{id: a.PrincipalID}}
+			}
+			if err := checkSeparationOfDuties(defs, append(existing, a), holders, "The assignment"); err != nil {
 				return err
 			}
 		}
@@ -114,7 +125,7 @@ func (s *Service) Assign(ctx context.Context, h *HSM, a rbac.RoleAssignment) (*r
 	if err != nil {
 		return nil, err
 	}
-	return &a, s.reloadPolicy(ctx, h)
+	return &a, nil
 }
 
 // GetAssignment returns one assignment by name.
@@ -130,7 +141,7 @@ func (s *Service) GetAssignment(ctx context.Context, h *HSM, id string) (*rbac.R
 // DeleteAssignment removes an assignment and returns it.
 func (s *Service) DeleteAssignment(ctx context.Context, h *HSM, id string) (*rbac.RoleAssignment, error) {
 	var a rbac.RoleAssignment
-	err := s.st.Update(ctx, func(tx store.Tx) error {
+	err := s.changeRoles(ctx, h, nil, func(tx store.Tx) error {
 		if err := getJSON(tx, raKey(h.Name, id), &a); err != nil {
 			return err
 		}
@@ -142,7 +153,7 @@ func (s *Service) DeleteAssignment(ctx context.Context, h *HSM, id string) (*rba
 	if err != nil {
 		return nil, err
 	}
-	return &a, s.reloadPolicy(ctx, h)
+	return &a, nil
 }
 
 // Assignments returns every role assignment of h.
@@ -215,23 +226,4 @@ func roleGUID(id string) string {
 		return id[i+1:]
 	}
 	return id
-}
-
-// reloadPolicy recompiles h's policy from the store.
-func (s *Service) reloadPolicy(ctx context.Context, h *HSM) error {
-	var defs []rbac.RoleDefinition
-	var as []rbac.RoleAssignment
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		if defs, err = roleDefinitions(tx, h.Name); err != nil {
-			return err
-		}
-		as, err = assignments(tx, h.Name)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	h.policy.Store(rbac.Compile(defs, as))
-	return nil
 }

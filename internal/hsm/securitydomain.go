@@ -62,9 +62,17 @@ func sdConflict(code, format string, a ...any) error {
 
 // DownloadSecurityDomain makes a security-domain file for the certificates
 // in req and activates the HSM if it was not.
+//
+// Once the HSM is activated, further downloads are refused unless the
+// server allows them (Options.AllowSecurityDomainRedownload): the file is
+// the key hierarchy root wrapped to whatever certificates the caller
+// sends. The stored record decides, not the caller's possibly older *HSM.
 func (s *Service) DownloadSecurityDomain(ctx context.Context, h *HSM, req *wire.CertificateInfo) (*wire.SecurityDomainObject, error) {
 	if h.Recovery && !h.Activated {
 		return nil, sdConflict("SecurityDomainRecoveryPending", "Managed HSM %s was created for recovery: upload its security domain (az keyvault security-domain upload) before downloading one.", h.Name)
+	}
+	if h.Activated && !s.sdRedown {
+		return nil, errAlreadyDownloaded(h)
 	}
 	certs, err := securitydomain.ParseWrappingKeys(req.Certificates)
 	if err != nil {
@@ -94,6 +102,9 @@ func (s *Service) DownloadSecurityDomain(ctx context.Context, h *HSM, req *wire.
 	_, err = s.updateRecord(ctx, h, nil, func(r *Record) error {
 		if r.Recovery && !r.Activated {
 			return sdConflict("SecurityDomainRecoveryPending", "Managed HSM %s was created for recovery: upload its security domain first.", h.Name)
+		}
+		if r.Activated && !s.sdRedown {
+			return errAlreadyDownloaded(h)
 		}
 		r.Activated = true
 		return nil
@@ -303,6 +314,10 @@ func (h *HSM) ActivationStatus() (status, message string) {
 	return "NotActivated", "The Managed HSM is not activated: download its security domain to activate it."
 }
 
+func errAlreadyDownloaded(h *HSM) error {
+	return sdConflict("SecurityDomainAlreadyDownloaded", "Managed HSM %s is activated: its security domain was downloaded already and this server does not allow another download (mhsm server --allow-security-domain-redownload).", h.Name)
+}
+
 func errActivated(h *HSM) error {
 	return sdConflict("HSMAlreadyActivated", "Managed HSM %s is already activated: a security domain can only be restored into an HSM that is not.", h.Name)
 }
@@ -317,7 +332,9 @@ func publicSDError(err error) string {
 
 // updateRecord rewrites h's record with mut (and also, in the same
 // transaction) and publishes a new *HSM value for it, with data key dk
-// (nil keeps the current one) and the current policy.
+// (nil keeps the current one). The new value shares the policy state of the
+// old one (policystate.go), so role changes made through either value are
+// ordered and seen by both.
 func (s *Service) updateRecord(ctx context.Context, h *HSM, dk *barrier.DataKey, mut func(*Record) error, also func(store.Tx) error) (*HSM, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -350,8 +367,7 @@ func (s *Service) updateRecord(ctx context.Context, h *HSM, dk *barrier.DataKey,
 	if dk == nil {
 		dk = cur.dk
 	}
-	nh := &HSM{Record: r, BaseURL: cur.BaseURL, dk: dk}
-	nh.policy.Store(cur.Policy())
+	nh := &HSM{Record: r, BaseURL: cur.BaseURL, dk: dk, pol: cur.pol}
 	s.hsms[h.Name] = nh
 	return nh, nil
 }

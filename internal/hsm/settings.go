@@ -148,25 +148,3 @@ var SoDRules = []SoDRule{
 		Explain: "no principal both uses keys and purges them",
 	},
 }
-
-// checkSeparationOfDuties refuses the assignment set if principalID would
-// break a rule. The guard judges each assignee (user, group, service
-// principal, managed identity) by its own assignments.
-func checkSeparationOfDuties(defs []rbac.RoleDefinition, all []rbac.RoleAssignment, principalID string) error {
-	held := rbac.Grants(defs, all, principalID)
-	for _, r := range SoDRules {
-		if containsAny(held, r.A) && containsAny(held, r.B) {
-			return badRequest("The assignment breaks the separation-of-duties rule %q (%s): principal %s would hold both.", r.Name, r.Explain, principalID)
-		}
-	}
-	return nil
-}
-
-func containsAny(held, want []rbac.Action) bool {
-	for _, w := range want {
-		if slices.Contains(held, w) {
-			return true
-		}
-	}
-	return false
-}

@@ -186,19 +186,24 @@ func errTooLarge(limit int64) error {
 	return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "RequestTooLarge", Message: fmt.Sprintf("The request body exceeds %d bytes.", limit)}
 }
 
-// throttled admits a request by its principal's and its HSM's buckets, or
-// answers 429 with Retry-After in whole seconds.
+// throttled admits a request by the fair share of a busy machine and the
+// principal's and HSM's hard caps, or answers 429 with Retry-After in
+// whole seconds.
 func (s *Server) throttled(principalKey, hsmKey string) error {
 	for _, l := range []struct {
-		name string
-		lim  *throttle.Limiter
-		key  string
-	}{{"principal", s.principalLimit, principalKey}, {"hsm", s.hsmLimit, hsmKey}} {
+		name, what string
+		lim        throttle.Admitter
+		key        string
+	}{
+		{"fair", "from this caller while the server is busy", s.fair, principalKey},
+		{"principal", "for this principal", s.principalLimit, principalKey},
+		{"hsm", "for this hsm", s.hsmLimit, hsmKey},
+	} {
 		if ok, wait := l.lim.Admit(l.key); !ok {
 			s.metrics.Throttled(l.name)
 			secs := strconv.Itoa(int(wait / time.Second))
 			return &apiError{Status: http.StatusTooManyRequests, Code: "Throttled",
-				Message: "Too many requests for this " + l.name + "; retry after " + secs + " seconds.",
+				Message: "Too many requests " + l.what + "; retry after " + secs + " seconds.",
 				Header:  http.Header{"Retry-After": {secs}}}
 		}
 	}
@@ -207,9 +212,11 @@ func (s *Server) throttled(principalKey, hsmKey string) error {
 
 // charge bills a request's cost — the base cost plus what the crypto
 // reported to the meter, so an RSA-4096 signature weighs what it costs and
-// an AES wrap almost nothing — to the principal's and the HSM's buckets.
+// an AES wrap almost nothing — to the fair share and the principal's and
+// the HSM's buckets.
 func (s *Server) charge(principalKey, hsmKey string, m *throttle.Meter) {
 	cost := throttle.Base() + m.Units()
+	s.fair.Charge(principalKey, cost)
 	s.principalLimit.Charge(principalKey, cost)
 	s.hsmLimit.Charge(hsmKey, cost)
 }

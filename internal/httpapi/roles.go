@@ -51,16 +51,18 @@ func (s *Server) roleRoutes() []Route {
 	var routes []Route
 	for _, sp := range scopePrefixes {
 		ra := sp.path + "/providers/Microsoft.Authorization/roleAssignments"
+		// Role definitions live at "/": their routes authorize there
+		// whatever scope form the path uses (issue #14.1).
 		rd := sp.path + "/providers/Microsoft.Authorization/roleDefinitions"
 		routes = append(routes,
 			Route{Method: "GET", Pattern: ra, Operation: "RoleAssignmentList", BeforeActivation: true, Action: rbac.RoleAssignRead, KeyScoped: sp.keyScoped, Handle: s.roleAssignmentList},
 			Route{Method: "GET", Pattern: ra + "/{id}", Operation: "RoleAssignmentGet", BeforeActivation: true, Action: rbac.RoleAssignRead, KeyScoped: sp.keyScoped, Handle: s.roleAssignmentGet},
 			Route{Method: "PUT", Pattern: ra + "/{id}", Operation: "RoleAssignmentCreate", Action: rbac.RoleAssignWrite, KeyScoped: sp.keyScoped, Handle: s.roleAssignmentCreate},
 			Route{Method: "DELETE", Pattern: ra + "/{id}", Operation: "RoleAssignmentDelete", Action: rbac.RoleAssignDelete, KeyScoped: sp.keyScoped, Handle: s.roleAssignmentDelete},
-			Route{Method: "GET", Pattern: rd, Operation: "RoleDefinitionList", BeforeActivation: true, Action: rbac.RoleDefRead, KeyScoped: sp.keyScoped, Handle: s.roleDefinitionList},
-			Route{Method: "GET", Pattern: rd + "/{id}", Operation: "RoleDefinitionGet", BeforeActivation: true, Action: rbac.RoleDefRead, KeyScoped: sp.keyScoped, Handle: s.roleDefinitionGet},
-			Route{Method: "PUT", Pattern: rd + "/{id}", Operation: "RoleDefinitionCreate", Action: rbac.RoleDefWrite, KeyScoped: sp.keyScoped, Handle: s.roleDefinitionCreate},
-			Route{Method: "DELETE", Pattern: rd + "/{id}", Operation: "RoleDefinitionDelete", Action: rbac.RoleDefDelete, KeyScoped: sp.keyScoped, Handle: s.roleDefinitionDelete},
+			Route{Method: "GET", Pattern: rd, Operation: "RoleDefinitionList", BeforeActivation: true, Action: rbac.RoleDefRead, KeyScoped: false, Handle: s.roleDefinitionList},
+			Route{Method: "GET", Pattern: rd + "/{id}", Operation: "RoleDefinitionGet", BeforeActivation: true, Action: rbac.RoleDefRead, KeyScoped: false, Handle: s.roleDefinitionGet},
+			Route{Method: "PUT", Pattern: rd + "/{id}", Operation: "RoleDefinitionCreate", Action: rbac.RoleDefWrite, KeyScoped: false, Handle: s.roleDefinitionCreate},
+			Route{Method: "DELETE", Pattern: rd + "/{id}", Operation: "RoleDefinitionDelete", Action: rbac.RoleDefDelete, KeyScoped: false, Handle: s.roleDefinitionDelete},
 		)
 	}
 	return routes

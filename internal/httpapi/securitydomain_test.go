@@ -227,8 +227,11 @@ func TestSecurityDomainActivationAndRecovery(t *testing.T) {
 	c.must(200, "POST", orig+"/keys/signer/sign", map[string]any{"alg": "RS256", "value": base64.RawURLEncoding.EncodeToString(digest[:])}, &sig)
 	var backup wire.BackupKeyResult
 	c.must(200, "POST", orig+"/keys/signer/backup", nil, &backup)
-	// A second download (the right is all it needs now) protects the same root.
-	c.must(202, "POST", orig+"/securitydomain/download", certificateInfo(t, officers, 3), nil)
+	// A second download is refused once activated (issue #14.5; the server
+	// setting AllowSecurityDomainRedownload allows it, test/rbac).
+	if st, b := c.call("POST", orig+"/securitydomain/download", certificateInfo(t, officers, 3)); st != 409 || errorCode(t, b) != "SecurityDomainAlreadyDownloaded" {
+		t.Fatalf("second download = %d %s", st, b)
+	}
 
 	// The disaster: a new HSM in recovery mode.
 	if _, err := s.App.HSMs().Create(ctx, hsm.CreateParams{Name: "recov", TenantID: s.Dev.TenantID, Admins: []string{oid}, Recovery: true}); err != nil {

@@ -27,9 +27,10 @@ type Deps struct {
 	Audit audit.Recorder
 	// Metrics records request metrics; nil records nothing.
 	Metrics *ops.Metrics
-	// PrincipalLimit and HSMLimit throttle data-plane requests per caller
-	// and per HSM, in milliseconds of handling time per second; nil
-	// disables a limit.
+	// Fair shares the machine between callers when it is busy (nil: no
+	// fair sharing); PrincipalLimit and HSMLimit are hard caps per caller
+	// and per HSM in cost units per second (nil: no cap).
+	Fair                     *throttle.Fair
 	PrincipalLimit, HSMLimit *throttle.Limiter
 	// Mgmt serves management.<domain> and holds the HSMs' network rules;
 	// nil means no management plane (and no network rules).
@@ -46,6 +47,7 @@ type Server struct {
 	audit    *auditor
 	metrics  *ops.Metrics
 
+	fair                     *throttle.Fair
 	principalLimit, hsmLimit *throttle.Limiter
 
 	mgmt *mgmt.Service
@@ -66,7 +68,7 @@ type Server struct {
 // New returns the handler.
 func New(d Deps) *Server {
 	s := &Server{cfg: d.Config, hsms: d.HSMs, dir: d.Dir, issuer: d.Issuer, verifier: d.Verifier,
-		metrics: d.Metrics, principalLimit: d.PrincipalLimit, hsmLimit: d.HSMLimit}
+		metrics: d.Metrics, fair: d.Fair, principalLimit: d.PrincipalLimit, hsmLimit: d.HSMLimit}
 	s.audit = newAuditor(s, d.Audit)
 	s.mgmt = d.Mgmt
 	s.data = newRouter(s.DataRoutes(), dataRouteSpec)

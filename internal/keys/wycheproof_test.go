@@ -2,10 +2,12 @@ package keys
 
 // Wycheproof vectors (C2SP/wycheproof testvectors_v1) for every algorithm the
 // service offers. The vectors live outside the module, in
-// ../../../shared/testdata/wycheproof relative to this package. If that folder
-// is absent the tests skip; if it is present, every file listed here must
-// exist and every vector in it runs (counts are checked against
-// numberOfTests).
+// ../../../shared/testdata/wycheproof relative to this package (or
+// $MHSM_WYCHEPROOF_DIR). If that folder is absent the tests skip — and fail
+// when MHSM_REQUIRE_WYCHEPROOF is set, as scripts/test.sh does, so a clone
+// without the vectors cannot report ok; if it is present, every file listed
+// here must exist and every vector in it runs (counts are checked against
+// numberOfTests). TestMain (wycheproof_main_test.go) prints the total.
 
 import (
 	"crypto"
@@ -95,15 +97,23 @@ var (
 	wycheproofNotCovered = []string{"json_web_key_test.json", "json_web_signature_test.json"}
 )
 
-// wpDir returns the vector folder, skipping the test if it is absent.
+// wpDir returns the vector folder, skipping the test if it is absent
+// (failing it under MHSM_REQUIRE_WYCHEPROOF).
 func wpDir(t *testing.T) string {
 	t.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
+	wpStarted.Store(true)
+	dir := os.Getenv("MHSM_WYCHEPROOF_DIR")
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = filepath.Join(wd, "..", "..", "..", "shared", "testdata", "wycheproof")
 	}
-	dir := filepath.Join(wd, "..", "..", "..", "shared", "testdata", "wycheproof")
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		if os.Getenv("MHSM_REQUIRE_WYCHEPROOF") != "" {
+			t.Fatalf("MHSM_REQUIRE_WYCHEPROOF is set but the Wycheproof vectors are not at %s (expected ../../../shared/testdata/wycheproof relative to the package, or $MHSM_WYCHEPROOF_DIR)", dir)
+		}
 		t.Skipf("Wycheproof vectors not found at %s (expected ../../../shared/testdata/wycheproof relative to the package); skipping", dir)
 	}
 	return dir
@@ -146,6 +156,8 @@ func (c *wpCounter) report(t *testing.T, name string, f *wpFile) {
 	}
 	t.Logf("%s: %d vectors run (%d through the exported API, %d through internal helpers only), 0 skipped",
 		name, c.total.Load(), c.public.Load(), c.internal.Load())
+	wpVectors.Add(c.total.Load())
+	wpFiles.Add(1)
 }
 
 // wpRun runs fn for every vector of f as a parallel subtest named by tcId.

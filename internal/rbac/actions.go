@@ -92,6 +92,27 @@ func bitOf(action Action) uint64 {
 	return actionBit[strings.ToLower(string(action))]
 }
 
+// sdPrefix starts every security domain action.
+const sdPrefix = Prefix + "securitydomain/"
+
+// SecurityDomainAction reports whether a is a security domain action
+// (case-insensitive). Only built-in roles grant these: custom roles are
+// refused them on write and compiled without them.
+func SecurityDomainAction(a string) bool {
+	return len(a) >= len(sdPrefix) && strings.EqualFold(a[:len(sdPrefix)], sdPrefix)
+}
+
+// sdMask is the bits of every security domain action.
+var sdMask = func() uint64 {
+	var m uint64
+	for i, a := range AllActions {
+		if SecurityDomainAction(string(a)) {
+			m |= 1 << i
+		}
+	}
+	return m
+}()
+
 // Known reports whether a is a known data action (case-insensitive).
 func Known(a string) bool { _, ok := actionBit[strings.ToLower(a)]; return ok }
 

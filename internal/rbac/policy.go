@@ -1,6 +1,7 @@
 package rbac
 
 import (
+	"slices"
 	"sort"
 	"strings"
 )
@@ -45,18 +46,27 @@ type Policy struct {
 	memo        callerMemo
 }
 
+// roleBits is what role d grants: its dataActions less its notDataActions
+// (which exclude from this role only; other roles may grant), and never a
+// security domain action unless d is built in.
+func roleBits(d RoleDefinition) uint64 {
+	var allow, deny uint64
+	for _, p := range d.Permissions {
+		allow |= mask(p.DataActions)
+		deny |= mask(p.NotDataActions)
+	}
+	if d.Type != TypeBuiltIn {
+		allow &^= sdMask
+	}
+	return allow &^ deny
+}
+
 // Compile builds a Policy. Assignments naming unknown roles grant nothing
 // (a deleted custom role's assignments become defunct).
 func Compile(defs []RoleDefinition, assignments []RoleAssignment) *Policy {
 	roleMask := map[string]uint64{}
 	for _, d := range defs {
-		var allow, deny uint64
-		for _, p := range d.Permissions {
-			allow |= mask(p.DataActions)
-			deny |= mask(p.NotDataActions)
-		}
-		// notDataActions exclude from this role only; other roles may grant.
-		roleMask[strings.ToLower(d.ID)] = allow &^ deny
+		roleMask[strings.ToLower(d.ID)] = roleBits(d)
 	}
 	p := &Policy{byPrincipal: map[string]map[string]*grants{}}
 	for i := range assignments {
@@ -141,19 +151,18 @@ func decideAt(byScope map[string]*grants, bit uint64, scope string) (Decision, b
 	return Decision{}, false
 }
 
-// Grants returns every action any assignment of principalID grants, at any
-// scope (direct assignments only; groups are separate assignees).
-func Grants(defs []RoleDefinition, assignments []RoleAssignment, principalID string) []Action {
+// Grants returns every action any assignment to one of principalIDs grants,
+// at any scope. Pass a principal's own id and its groups' ids for what it
+// holds in effect; groups are not expanded here.
+func Grants(defs []RoleDefinition, assignments []RoleAssignment, principalIDs ...string) []Action {
 	var m uint64
 	for _, a := range assignments {
-		if !strings.EqualFold(a.PrincipalID, principalID) {
+		if !slices.ContainsFunc(principalIDs, func(id string) bool { return strings.EqualFold(a.PrincipalID, id) }) {
 			continue
 		}
 		for _, d := range defs {
 			if strings.EqualFold(d.ID, a.RoleDefinitionID) {
-				for _, p := range d.Permissions {
-					m |= mask(p.DataActions) &^ mask(p.NotDataActions)
-				}
+				m |= roleBits(d)
 			}
 		}
 	}

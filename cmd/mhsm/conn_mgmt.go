@@ -15,10 +15,11 @@ import (
 )
 
 // mgmtConn is the management-plane connection of the group, keyvault
-// (HSM resources), role and monitor commands: the signed-in profile
-// (internal/client; `mhsm login`), the management endpoint derived from
-// it, the subscription, and az's output flags (output.go).
+// (HSM resources), role and monitor commands: the session of connFlags
+// (conn.go), the management endpoint derived from it, the subscription,
+// and az's output flags (output.go).
 type mgmtConn struct {
+	connFlags
 	subscription string
 	out          output
 
@@ -30,18 +31,27 @@ type mgmtConn struct {
 func (c *mgmtConn) flags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&c.subscription, "subscription", os.Getenv("MHSM_SUBSCRIPTION"),
 		"subscription id (env MHSM_SUBSCRIPTION; default: the only subscription the account sees)")
+	c.connFlags.bind(cmd, false)
+	markGlobal(cmd, "subscription")
 	c.out.bind(cmd)
 }
 
 // open loads the profile and settles the subscription.
 func (c *mgmtConn) open(ctx context.Context) error {
-	s, err := client.Open()
+	s, err := c.session(nil)
 	if err != nil {
 		return err
 	}
 	c.sess = s
 	if c.base, err = s.Profile.ResourceURL("management"); err != nil {
 		return err
+	}
+	if c.subscription == "" && c.devJSON != "" { // the dev principal's subscription
+		_, d, err := devProfile(c.devJSON)
+		if err != nil {
+			return err
+		}
+		c.subscription = d.SubscriptionID
 	}
 	if c.subscription != "" {
 		return nil

@@ -51,7 +51,8 @@ func TestKeyvaultRoleAndKeyCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(kv("role", "assignment", "list", "--scope", "/keys/payments")), &list); err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 1 || list[0]["roleName"] != "Managed HSM Crypto User" {
+	if len(list) != 1 || list[0]["roleDefinitionName"] != "Managed HSM Crypto User" || list[0]["principalName"] != upn ||
+		list[0]["principalType"] != "User" || list[0]["scope"] != "/keys/payments" {
 		t.Fatalf("assignments at /keys/payments: %v", list)
 	}
 	var check struct {

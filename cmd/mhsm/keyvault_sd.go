@@ -24,7 +24,7 @@ import (
 
 // azListFlags take several values after one flag, as az's nargs='+'
 // arguments do: "--sd-wrapping-keys a.cer b.cer c.cer".
-var azListFlags = []string{"--sd-wrapping-keys", "--passwords", "--administrators", "--ip-rules", "--ids"}
+var azListFlags = []string{"--sd-wrapping-keys", "--passwords", "--administrators", "--ip-rules", "--ids", "--ops", "--tags"}
 
 // azListArgs rewrites "--flag a b c" into "--flag a --flag b --flag c" for
 // azListFlags, so pflag's repeated-flag lists accept az's syntax.
@@ -63,13 +63,14 @@ var sdPoll = struct {
 
 func sdDownloadCmd() *cobra.Command {
 	var c dataConn
+	var out output
 	var certs []string
 	var file string
 	var quorum int
 	var noWait bool
 	cmd := &cobra.Command{
 		Use:   "download",
-		Short: "Download the HSM's security domain, encrypted to 3..10 officer certificates; the first download activates the HSM",
+		Short: "Download the HSM's security domain, encrypted to 3..10 officer certificates; the first download activates the HSM.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if file == "" {
@@ -104,17 +105,22 @@ func sdDownloadCmd() *cobra.Command {
 			if err := c.open(ctx); err != nil {
 				return err
 			}
-			var out wire.SecurityDomainObject
-			if _, err := c.do(ctx, "POST", "/securitydomain/download", req, &out); err != nil {
+			p := newProgress(cmd, "security domain download")
+			p.Update("the HSM is encrypting its security domain to %d certificates", len(certs))
+			var sd wire.SecurityDomainObject
+			if _, err := c.do(ctx, "POST", "/securitydomain/download", req, &sd); err != nil {
+				p.Done("")
 				return err
 			}
-			if err := writeNew(file, []byte(out.Value)); err != nil {
+			if err := writeNew(file, []byte(sd.Value)); err != nil {
+				p.Done("")
 				return err
 			}
 			if noWait {
+				p.Done("written to " + file)
 				return nil
 			}
-			return printStatus(cmd, waitStatus(ctx, &c, "download"))
+			return printStatus(cmd, &out, waitStatus(ctx, &c, "download", p))
 		},
 	}
 	c.flags(cmd)
@@ -123,6 +129,7 @@ func sdDownloadCmd() *cobra.Command {
 	f.IntVar(&quorum, "sd-quorum", 0, "how many officers' private keys recovery needs (2..10)")
 	f.StringVar(&file, "security-domain-file", "", "file to write the security domain to (must not exist)")
 	f.BoolVar(&noWait, "no-wait", false, "do not wait for the download to complete")
+	out.bind(cmd)
 	return cmd
 }
 
@@ -131,7 +138,7 @@ func sdInitRecoveryCmd() *cobra.Command {
 	var exchange string
 	cmd := &cobra.Command{
 		Use:   "init-recovery",
-		Short: "Get the transfer (exchange) key of an HSM that is not activated, as a PEM certificate",
+		Short: "Get the transfer (exchange) key of an HSM that is not activated, as a PEM certificate.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if exchange == "" {
@@ -242,7 +249,7 @@ func sdRestoreBlobCmd() *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
 		Use:   "restore-blob",
-		Short: "Offline: rebuild the security domain from a quorum of officers' keys and wrap it to an HSM's transfer key",
+		Short: "Offline: rebuild the security domain from a quorum of officers' keys and wrap it to an HSM's transfer key.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
@@ -262,11 +269,12 @@ func sdRestoreBlobCmd() *cobra.Command {
 
 func sdUploadCmd() *cobra.Command {
 	var c dataConn
+	var out output
 	var r restoreBlobFlags
 	var isBlob, noWait bool
 	cmd := &cobra.Command{
 		Use:   "upload",
-		Short: "Recover an HSM that is not activated from its security domain (or a restore blob made offline)",
+		Short: "Recover an HSM that is not activated from its security domain (or a restore blob made offline).",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var blob []byte
@@ -285,28 +293,34 @@ func sdUploadCmd() *cobra.Command {
 			if err := c.open(ctx); err != nil {
 				return err
 			}
+			p := newProgress(cmd, "security domain upload")
+			p.Update("sending %d bytes", len(blob))
 			if _, err := c.do(ctx, "POST", "/securitydomain/upload", wire.SecurityDomainObject{Value: string(blob)}, nil); err != nil {
+				p.Done("")
 				return err
 			}
 			if noWait {
+				p.Done("sent")
 				return nil
 			}
-			return printStatus(cmd, waitStatus(ctx, &c, "upload"))
+			return printStatus(cmd, &out, waitStatus(ctx, &c, "upload", p))
 		},
 	}
 	c.flags(cmd)
 	r.bind(cmd)
 	cmd.Flags().BoolVar(&isBlob, "restore-blob", false, "--sd-file is a restore blob made by restore-blob")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "do not wait for the upload to complete")
+	out.bind(cmd)
 	return cmd
 }
 
 func sdWaitCmd() *cobra.Command {
 	var c dataConn
+	var out output
 	var op string
 	cmd := &cobra.Command{
 		Use:   "wait",
-		Short: "Wait until the HSM's security domain download or upload is over",
+		Short: "Wait until the HSM's security domain download or upload is over.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if op != "upload" && op != "download" {
@@ -315,11 +329,12 @@ func sdWaitCmd() *cobra.Command {
 			if err := c.open(cmd.Context()); err != nil {
 				return err
 			}
-			return printStatus(cmd, waitStatus(cmd.Context(), &c, op))
+			return printStatus(cmd, &out, waitStatus(cmd.Context(), &c, op, newProgress(cmd, "security domain "+op)))
 		},
 	}
 	c.flags(cmd)
 	cmd.Flags().StringVar(&op, "target-operation", "upload", "upload or download")
+	out.bind(cmd)
 	return cmd
 }
 
@@ -330,9 +345,21 @@ type statusResult struct {
 
 // waitStatus polls /securitydomain/<op>/pending until Success, Succeeded
 // or Failed.
-func waitStatus(ctx context.Context, c *dataConn, op string) statusResult {
+func waitStatus(ctx context.Context, c *dataConn, op string, p *progress) statusResult {
+	r := pollStatus(ctx, c, op, p)
+	switch {
+	case r.err != nil:
+		p.Done("")
+	default:
+		p.Done("done")
+	}
+	return r
+}
+
+func pollStatus(ctx context.Context, c *dataConn, op string, p *progress) statusResult {
 	var last error
 	for try := 0; try < sdPoll.tries; try++ {
+		p.Update("waiting for the HSM (check %d of %d)", try+1, sdPoll.tries)
 		var st wire.SecurityDomainOperationStatus
 		_, err := c.do(ctx, "GET", "/securitydomain/"+op+"/pending", nil, &st)
 		if err == nil {
@@ -356,10 +383,11 @@ func waitStatus(ctx context.Context, c *dataConn, op string) statusResult {
 	return statusResult{err: fmt.Errorf("security domain %s did not complete: %w", op, last)}
 }
 
-func printStatus(cmd *cobra.Command, r statusResult) error {
+func printStatus(cmd *cobra.Command, out *output, r statusResult) error {
 	if r.st != nil {
-		b, _ := json.MarshalIndent(r.st, "", "  ")
-		cmd.Println(string(b))
+		if err := out.print(cmd.OutOrStdout(), r.st); err != nil {
+			return err
+		}
 	}
 	return r.err
 }

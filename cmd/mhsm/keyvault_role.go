@@ -45,21 +45,15 @@ func scopePrefix(scope string) (string, error) {
 }
 
 // resolveAssignee maps an object id, UPN, group name, service principal
-// display name or app id to an object id. Names need a signed-in profile
-// (they are looked up in the directory through Graph), as az's do.
-func resolveAssignee(ctx context.Context, who string) (string, error) {
+// display name or app id to an object id, looking names up in the
+// directory (Graph) as the connection's principal, as az does.
+func resolveAssignee(ctx context.Context, s *client.Session, who string) (string, error) {
 	if _, err := uuid.Parse(who); err == nil {
 		// An app id is a GUID too: prefer the service principal it names.
-		if s, err := client.Open(); err == nil {
-			if sps, err := list(ctx, s, "/v1.0/servicePrincipals", "appId eq "+quote(who)); err == nil && len(sps) == 1 {
-				return sps[0].(gobj)["id"].(string), nil
-			}
+		if sps, err := list(ctx, s, "/v1.0/servicePrincipals", "appId eq "+quote(who)); err == nil && len(sps) == 1 {
+			return sps[0].(gobj)["id"].(string), nil
 		}
 		return strings.ToLower(who), nil
-	}
-	s, err := client.Open()
-	if err != nil {
-		return "", fmt.Errorf("--assignee %q is not an object id, and names are resolved through the directory: %w", who, err)
 	}
 	var found []string
 	for _, q := range []struct{ path, filter string }{
@@ -69,7 +63,7 @@ func resolveAssignee(ctx context.Context, who string) (string, error) {
 	} {
 		objs, err := list(ctx, s, q.path, q.filter)
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("--assignee %q: looking the name up in the directory: %w", who, err)
 		}
 		for _, o := range objs {
 			found = append(found, o.(gobj)["id"].(string))
@@ -101,7 +95,7 @@ func resolveLocalRole(ctx context.Context, c *dataConn, role string) (*wire.Role
 
 func kvAssignmentCreateCmd() *cobra.Command {
 	var assignee, role, scope, name string
-	return dataCmd("create", "Assign a role to a user, group, service principal or managed identity at a scope", func(cmd *cobra.Command) {
+	return dataCmd("create", "Assign a role to a user, group, service principal or managed identity at a scope.", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&assignee, "assignee", "", "object id, UPN, group name, service principal name or app id")
 		f.StringVar(&assignee, "assignee-object-id", "", "object id (no directory lookup)")
@@ -113,7 +107,7 @@ func kvAssignmentCreateCmd() *cobra.Command {
 		if assignee == "" {
 			return nil, errors.New("--assignee or --assignee-object-id is required")
 		}
-		oid, err := resolveAssignee(ctx, assignee)
+		oid, err := resolveAssignee(ctx, c.sess, assignee)
 		if err != nil {
 			return nil, err
 		}
@@ -131,23 +125,45 @@ func kvAssignmentCreateCmd() *cobra.Command {
 		var out wire.RoleAssignment
 		_, err = c.do(ctx, "PUT", prefix+"/providers/Microsoft.Authorization/roleAssignments/"+name,
 			wire.RoleAssignmentCreateParameters{Properties: wire.RoleAssignmentProperties{RoleDefinitionID: def.ID, PrincipalID: oid}}, &out)
-		return withRoleName(out, def.Properties.RoleName), err
+		if err != nil {
+			return nil, err
+		}
+		v := []assignmentView{withRoleName(out, def.Properties.RoleName)}
+		nameAssignments(ctx, c.sess, v)
+		return v[0], nil
 	})
 }
 
-// assignmentView is how assignments print: az's fields, role name included.
+// assignmentView is how assignments print, flattened as az keyvault role
+// assignment list prints them: the principal and the role named.
 type assignmentView struct {
-	ID               string `json:"id"`
-	Name             string `json:"name"`
-	PrincipalID      string `json:"principalId"`
-	RoleDefinitionID string `json:"roleDefinitionId"`
-	RoleName         string `json:"roleName"`
-	Scope            string `json:"scope"`
+	ID                 string `json:"id"`
+	Name               string `json:"name"`
+	PrincipalID        string `json:"principalId"`
+	PrincipalName      string `json:"principalName"`
+	PrincipalType      string `json:"principalType"`
+	RoleDefinitionID   string `json:"roleDefinitionId"`
+	RoleDefinitionName string `json:"roleDefinitionName"`
+	Scope              string `json:"scope"`
+	Type               string `json:"type"`
 }
 
 func withRoleName(a wire.RoleAssignment, role string) assignmentView {
-	return assignmentView{ID: a.ID, Name: a.Name, PrincipalID: a.Properties.PrincipalID,
-		RoleDefinitionID: a.Properties.RoleDefinitionID, RoleName: role, Scope: a.Properties.Scope}
+	return assignmentView{ID: a.ID, Name: a.Name, PrincipalID: a.Properties.PrincipalID, Type: a.Type,
+		RoleDefinitionID: a.Properties.RoleDefinitionID, RoleDefinitionName: role, Scope: a.Properties.Scope}
+}
+
+// nameAssignments fills in principal names and types from the directory.
+func nameAssignments(ctx context.Context, s *client.Session, as []assignmentView) {
+	ids := make([]string, len(as))
+	for i := range as {
+		ids[i] = as[i].PrincipalID
+	}
+	names := lookupPrincipals(ctx, s, ids)
+	for i := range as {
+		p := names[strings.ToLower(as[i].PrincipalID)]
+		as[i].PrincipalName, as[i].PrincipalType = p.name, p.kind
+	}
 }
 
 // listAssignments lists assignments at scope (and, with all, below it
@@ -177,12 +193,13 @@ func listAssignments(ctx context.Context, c *dataConn, scope, principal string) 
 	for _, a := range as {
 		out = append(out, withRoleName(a, names[strings.ToLower(a.Properties.RoleDefinitionID)]))
 	}
+	nameAssignments(ctx, c.sess, out)
 	return out, nil
 }
 
 func kvAssignmentListCmd() *cobra.Command {
 	var assignee, role, scope string
-	return dataCmd("list", "List role assignments at a scope (--assignee: that principal's at, above or below it)", func(cmd *cobra.Command) {
+	return dataCmd("list", "List role assignments at a scope (--assignee: that principal's at, above or below it).", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&assignee, "assignee", "", "only this principal's (object id or name)")
 		f.StringVar(&role, "role", "", "only this role (name or id)")
@@ -191,7 +208,7 @@ func kvAssignmentListCmd() *cobra.Command {
 		oid := ""
 		if assignee != "" {
 			var err error
-			if oid, err = resolveAssignee(ctx, assignee); err != nil {
+			if oid, err = resolveAssignee(ctx, c.sess, assignee); err != nil {
 				return nil, err
 			}
 		}
@@ -203,7 +220,7 @@ func kvAssignmentListCmd() *cobra.Command {
 		if err != nil {
 			return nil, err
 		}
-		var keep []assignmentView
+		keep := []assignmentView{}
 		for _, a := range as {
 			if strings.EqualFold(a.RoleDefinitionID, def.ID) {
 				keep = append(keep, a)
@@ -215,7 +232,7 @@ func kvAssignmentListCmd() *cobra.Command {
 
 func kvAssignmentDeleteCmd() *cobra.Command {
 	var assignee, role, scope, name string
-	return dataCmd("delete", "Delete role assignments: by --name, or every one matching --assignee/--role at --scope", func(cmd *cobra.Command) {
+	return dataCmd("delete", "Delete role assignments: by --name, or every one matching --assignee/--role at --scope.", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&name, "name", "", "assignment name")
 		f.StringVar(&assignee, "assignee", "", "principal (object id or name)")
@@ -235,7 +252,7 @@ func kvAssignmentDeleteCmd() *cobra.Command {
 			}
 			oid := ""
 			if assignee != "" {
-				if oid, err = resolveAssignee(ctx, assignee); err != nil {
+				if oid, err = resolveAssignee(ctx, c.sess, assignee); err != nil {
 					return nil, err
 				}
 			}
@@ -275,7 +292,7 @@ func kvAssignmentDeleteCmd() *cobra.Command {
 
 func kvDefinitionListCmd() *cobra.Command {
 	var custom bool
-	return dataCmd("list", "List role definitions", func(cmd *cobra.Command) {
+	return dataCmd("list", "List role definitions.", func(cmd *cobra.Command) {
 		cmd.Flags().BoolVar(&custom, "custom-role-only", false, "only custom roles")
 	}, func(ctx context.Context, c *dataConn) (any, error) {
 		defs, err := listPages[wire.RoleDefinition](ctx, c, "/providers/Microsoft.Authorization/roleDefinitions")
@@ -294,7 +311,7 @@ func kvDefinitionListCmd() *cobra.Command {
 
 func kvDefinitionShowCmd() *cobra.Command {
 	var role string
-	return dataCmd("show", "Show a role definition by name or id", func(cmd *cobra.Command) {
+	return dataCmd("show", "Show a role definition by name or id.", func(cmd *cobra.Command) {
 		cmd.Flags().StringVar(&role, "name", "", "role id or role name")
 		cmd.Flags().StringVar(&role, "role-name", "", "role name")
 	}, func(ctx context.Context, c *dataConn) (any, error) {
@@ -307,7 +324,7 @@ func kvDefinitionShowCmd() *cobra.Command {
 // (or the REST "properties" shape), given inline or as @file.
 func kvDefinitionPutCmd(verb string) *cobra.Command {
 	var spec string
-	return dataCmd(verb, verb+" a custom role definition", func(cmd *cobra.Command) {
+	return dataCmd(verb, map[string]string{"create": "Create a custom role definition.", "update": "Update a custom role definition."}[verb], func(cmd *cobra.Command) {
 		cmd.Flags().StringVar(&spec, "role-definition", "", `JSON or @file: {"roleName":"…","description":"…","dataActions":[…],"notDataActions":[…]} (update: include "name")`)
 		_ = cmd.MarkFlagRequired("role-definition")
 	}, func(ctx context.Context, c *dataConn) (any, error) {
@@ -351,7 +368,7 @@ func kvDefinitionPutCmd(verb string) *cobra.Command {
 
 func kvDefinitionDeleteCmd() *cobra.Command {
 	var role string
-	return dataCmd("delete", "Delete a custom role definition (its assignments then grant nothing)", func(cmd *cobra.Command) {
+	return dataCmd("delete", "Delete a custom role definition (its assignments then grant nothing).", func(cmd *cobra.Command) {
 		cmd.Flags().StringVar(&role, "name", "", "role id or role name")
 		cmd.Flags().StringVar(&role, "role-name", "", "role name")
 	}, func(ctx context.Context, c *dataConn) (any, error) {
@@ -367,7 +384,7 @@ func kvDefinitionDeleteCmd() *cobra.Command {
 
 func kvCheckCmd() *cobra.Command {
 	var assignee, action, scope string
-	return dataCmd("check", "May a principal do an action at a scope, and which assignment grants it (groups included)", func(cmd *cobra.Command) {
+	return dataCmd("check", "May a principal do an action at a scope, and which assignment grants it (groups included).", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&assignee, "assignee", "", "principal (object id or name)")
 		f.StringVar(&action, "action", "", "data action, e.g. sign, keys/decrypt/action or the full name")
@@ -375,7 +392,7 @@ func kvCheckCmd() *cobra.Command {
 		_ = cmd.MarkFlagRequired("assignee")
 		_ = cmd.MarkFlagRequired("action")
 	}, func(ctx context.Context, c *dataConn) (any, error) {
-		oid, err := resolveAssignee(ctx, assignee)
+		oid, err := resolveAssignee(ctx, c.sess, assignee)
 		if err != nil {
 			return nil, err
 		}
@@ -387,14 +404,33 @@ func kvCheckCmd() *cobra.Command {
 
 func kvWhoCanCmd() *cobra.Command {
 	var action, scope string
-	return dataCmd("who-can", "Every principal allowed an action at a scope, groups expanded, with the granting assignment", func(cmd *cobra.Command) {
+	return dataCmd("who-can", "Every principal allowed an action at a scope, groups expanded, with the granting assignment.", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&action, "action", "", "data action, e.g. sign or the full name")
 		f.StringVar(&scope, "scope", "/", "/, /keys or /keys/{key name}")
 		_ = cmd.MarkFlagRequired("action")
 	}, func(ctx context.Context, c *dataConn) (any, error) {
-		var out wire.List[wire.AccessGrant]
-		_, err := c.do(ctx, "POST", "/mhsm/access/whocan", wire.AccessQuery{Action: action, Scope: scope}, &out)
-		return out.Value, err
+		var out wire.List[map[string]any]
+		if _, err := c.do(ctx, "POST", "/mhsm/access/whocan", wire.AccessQuery{Action: action, Scope: scope}, &out); err != nil {
+			return nil, err
+		}
+		if c.tableView { // the table names principals and groups
+			var ids []string
+			for _, g := range out.Value {
+				for _, k := range []string{"principalId", "via"} {
+					if id, _ := g[k].(string); id != "" {
+						ids = append(ids, id)
+					}
+				}
+			}
+			names := lookupPrincipals(ctx, c.sess, ids)
+			for _, g := range out.Value {
+				id, _ := g["principalId"].(string)
+				via, _ := g["via"].(string)
+				g["principalName"] = names[strings.ToLower(id)].name
+				g["viaName"] = names[strings.ToLower(via)].name
+			}
+		}
+		return out.Value, nil
 	})
 }

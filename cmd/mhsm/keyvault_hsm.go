@@ -53,7 +53,7 @@ func kvCreateCmd() *cobra.Command {
 	var admins []string
 	var days int
 	var purgeProtection, noWait bool
-	cmd := connCmd(&cobra.Command{Use: "create", Short: "Create a managed HSM (not activated until its security domain is downloaded)"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "create", Short: "Create a managed HSM (not activated until its security domain is downloaded)."}, &c, func(ctx context.Context) error {
 		if rg == "" {
 			return errors.New("--resource-group is required")
 		}
@@ -115,7 +115,7 @@ func kvCreateCmd() *cobra.Command {
 func kvShowCmd() *cobra.Command {
 	var c mgmtConn
 	var name, rg string
-	cmd := connCmd(&cobra.Command{Use: "show", Short: "Show a managed HSM"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "show", Short: "Show a managed HSM."}, &c, func(ctx context.Context) error {
 		p, err := hsmPath(ctx, &c, name, rg)
 		if err != nil {
 			return err
@@ -134,7 +134,7 @@ func kvShowCmd() *cobra.Command {
 func kvListCmd() *cobra.Command {
 	var c mgmtConn
 	var rg, rtype string
-	cmd := connCmd(&cobra.Command{Use: "list", Short: "List the managed HSMs you may read"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "list", Short: "List the managed HSMs you may read."}, &c, func(ctx context.Context) error {
 		sub, err := c.sub()
 		if err != nil {
 			return err
@@ -159,7 +159,7 @@ func kvUpdateCmd() *cobra.Command {
 	var name, rg, network, defaultAction, bypass string
 	var ipRules []string
 	var purgeProtection bool
-	cmd := connCmd(&cobra.Command{Use: "update", Aliases: []string{"update-hsm"}, Short: "Update a managed HSM: purge protection, network access, firewall rules"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "update", Aliases: []string{"update-hsm"}, Short: "Update a managed HSM: purge protection, network access, firewall rules."}, &c, func(ctx context.Context) error {
 		p, err := hsmPath(ctx, &c, name, rg)
 		if err != nil {
 			return err
@@ -206,7 +206,7 @@ func kvUpdateCmd() *cobra.Command {
 func kvDeleteCmd() *cobra.Command {
 	var c mgmtConn
 	var name, rg string
-	cmd := connCmd(&cobra.Command{Use: "delete", Short: "Delete (soft-delete) a managed HSM; it stays recoverable until purged"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "delete", Short: "Delete (soft-delete) a managed HSM; it stays recoverable until purged."}, &c, func(ctx context.Context) error {
 		p, err := hsmPath(ctx, &c, name, rg)
 		if err != nil {
 			return err
@@ -232,7 +232,7 @@ func deletedPath(c *mgmtConn, name, location string) (string, error) {
 func kvPurgeCmd() *cobra.Command {
 	var c mgmtConn
 	var name, location string
-	cmd := connCmd(&cobra.Command{Use: "purge", Short: "Permanently destroy a soft-deleted managed HSM (refused under purge protection)"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "purge", Short: "Permanently destroy a soft-deleted managed HSM (refused under purge protection)."}, &c, func(ctx context.Context) error {
 		p, err := deletedPath(&c, name, location)
 		if err != nil {
 			return err
@@ -247,7 +247,7 @@ func kvPurgeCmd() *cobra.Command {
 func kvListDeletedCmd() *cobra.Command {
 	var c mgmtConn
 	var rtype string
-	cmd := connCmd(&cobra.Command{Use: "list-deleted", Short: "List soft-deleted managed HSMs"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "list-deleted", Short: "List soft-deleted managed HSMs."}, &c, func(ctx context.Context) error {
 		sub, err := c.sub()
 		if err != nil {
 			return err
@@ -265,7 +265,7 @@ func kvListDeletedCmd() *cobra.Command {
 func kvRecoverCmd() *cobra.Command {
 	var c mgmtConn
 	var name, location string
-	cmd := connCmd(&cobra.Command{Use: "recover", Short: "Recover a soft-deleted managed HSM into the resource group it was deleted from"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "recover", Short: "Recover a soft-deleted managed HSM into the resource group it was deleted from."}, &c, func(ctx context.Context) error {
 		p, err := deletedPath(&c, name, location)
 		if err != nil {
 			return err

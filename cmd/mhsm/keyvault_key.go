@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -20,31 +19,37 @@ import (
 	"github.com/mhsm/mhsm/internal/wire"
 )
 
-// dataCmd builds a data-plane command: connection flags (dataConn),
-// output flags (-o, --query), and run, whose result is printed.
-func dataCmd(use, short string, setup func(*cobra.Command), run func(ctx context.Context, c *dataConn) (any, error)) *cobra.Command {
-	var c dataConn
-	var out output
-	cmd := &cobra.Command{
-		Use: use, Short: short, Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			if err := c.open(ctx); err != nil {
-				return err
-			}
-			v, err := run(ctx, &c)
-			if err != nil || v == nil {
-				return err
-			}
-			return out.print(cmd.OutOrStdout(), v)
-		},
-	}
-	c.flags(cmd)
-	out.bind(cmd)
-	if setup != nil {
-		setup(cmd)
-	}
+// mhsm keyvault key …: key commands named as az keyvault key's, against an
+// HSM's data plane (conn.go). Crypto operations are in
+// keyvault_key_crypto.go, list-expiring in keyvault_key_expiring.go.
+
+func keyvaultKeyCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "key", Short: "Manage keys of a managed HSM: create, import, rotate, back up, and use them."}
+	cmd.AddCommand(keyListExpiringCmd())
+	cmd.AddCommand(keyCmds()...)
 	return cmd
+}
+
+// addVersionCount adds "versions" (how many versions the key has) to a
+// key bundle or list item when the result prints as a table, which shows
+// it; JSON output keeps the service's shape.
+func addVersionCount(ctx context.Context, c *dataConn, bundle map[string]any) error {
+	if !c.tableView || bundle == nil {
+		return nil
+	}
+	kid, _ := bundle["kid"].(string)
+	if k, ok := bundle["key"].(map[string]any); ok {
+		kid, _ = k["kid"].(string)
+	}
+	if _, deleted := bundle["recoveryId"]; deleted || kid == "" {
+		return nil
+	}
+	vs, err := listPages[wire.KeyItem](ctx, c, "/keys/"+keyName(kid)+"/versions")
+	if err != nil {
+		return err
+	}
+	bundle["versions"] = len(vs)
+	return nil
 }
 
 // keyRef names a key and optionally a version.
@@ -134,8 +139,10 @@ func keyCmds() []*cobra.Command {
 		var r keyRef
 		return dataCmd(use, short, r.bind, func(ctx context.Context, c *dataConn) (any, error) {
 			var out map[string]any
-			_, err := c.do(ctx, method, r.path(op), nil, &out)
-			return out, err
+			if _, err := c.do(ctx, method, r.path(op), nil, &out); err != nil {
+				return nil, err
+			}
+			return out, addVersionCount(ctx, c, out)
 		})
 	}
 	byName := func(use, short, method, path string) *cobra.Command {
@@ -145,28 +152,47 @@ func keyCmds() []*cobra.Command {
 			_ = cmd.MarkFlagRequired("name")
 		}, func(ctx context.Context, c *dataConn) (any, error) {
 			var out map[string]any
-			_, err := c.do(ctx, method, strings.ReplaceAll(path, "{name}", name), nil, &out)
-			return out, err
+			if _, err := c.do(ctx, method, strings.ReplaceAll(path, "{name}", name), nil, &out); err != nil {
+				return nil, err
+			}
+			return out, addVersionCount(ctx, c, out)
 		})
 	}
 	return []*cobra.Command{
 		keyCreateCmd(),
 		keyImportCmd(),
-		get("show", "Show a key (the latest version unless --version)", "GET", ""),
-		dataCmd("list", "List the keys", nil, func(ctx context.Context, c *dataConn) (any, error) {
-			return listPages[wire.KeyItem](ctx, c, "/keys")
+		get("show", "Show a key (the latest version unless --version).", "GET", ""),
+		dataCmd("list", "List the keys.", nil, func(ctx context.Context, c *dataConn) (any, error) {
+			items, err := listPages[map[string]any](ctx, c, "/keys")
+			if err != nil || !c.tableView {
+				return items, err
+			}
+			for _, it := range items { // the table shows each key's type and version count
+				kid, _ := it["kid"].(string)
+				var k struct {
+					Key struct{ Kty string } `json:"key"`
+				}
+				if _, err := c.do(ctx, "GET", "/keys/"+keyName(kid), nil, &k); err != nil {
+					return nil, err
+				}
+				it["kty"] = k.Key.Kty
+				if err := addVersionCount(ctx, c, it); err != nil {
+					return nil, err
+				}
+			}
+			return items, nil
 		}),
-		dataCmd("list-versions", "List the versions of a key", ref.bind, func(ctx context.Context, c *dataConn) (any, error) {
+		dataCmd("list-versions", "List the versions of a key.", ref.bind, func(ctx context.Context, c *dataConn) (any, error) {
 			return listPages[wire.KeyItem](ctx, c, "/keys/"+ref.name+"/versions")
 		}),
-		byName("delete", "Soft-delete a key (recoverable until purged)", "DELETE", "/keys/{name}"),
-		byName("recover", "Recover a soft-deleted key", "POST", "/deletedkeys/{name}/recover"),
-		byName("purge", "Permanently delete a soft-deleted key", "DELETE", "/deletedkeys/{name}"),
-		byName("show-deleted", "Show a soft-deleted key", "GET", "/deletedkeys/{name}"),
-		dataCmd("list-deleted", "List soft-deleted keys", nil, func(ctx context.Context, c *dataConn) (any, error) {
+		byName("delete", "Soft-delete a key (recoverable until purged).", "DELETE", "/keys/{name}"),
+		byName("recover", "Recover a soft-deleted key.", "POST", "/deletedkeys/{name}/recover"),
+		byName("purge", "Permanently delete a soft-deleted key.", "DELETE", "/deletedkeys/{name}"),
+		byName("show-deleted", "Show a soft-deleted key.", "GET", "/deletedkeys/{name}"),
+		dataCmd("list-deleted", "List soft-deleted keys.", nil, func(ctx context.Context, c *dataConn) (any, error) {
 			return listPages[wire.DeletedKeyItem](ctx, c, "/deletedkeys")
 		}),
-		byName("rotate", "Rotate a key now (a rotation policy must be set)", "POST", "/keys/{name}/rotate"),
+		byName("rotate", "Rotate a key now (a rotation policy must be set).", "POST", "/keys/{name}/rotate"),
 		keySetAttributesCmd(), keyRotationPolicyCmd(), keyBackupCmd(), keyRestoreCmd(),
 		keySignCmd(), keyVerifyCmd(), keyCryptCmd("encrypt"), keyCryptCmd("decrypt"),
 		keyCryptCmd("wrapkey"), keyCryptCmd("unwrapkey"), keyRandomCmd(),
@@ -178,7 +204,7 @@ func keyCreateCmd() *cobra.Command {
 	var size int
 	var exportable bool
 	var a keyAttrs
-	return dataCmd("create", "Create a key, or a new version of one", func(cmd *cobra.Command) {
+	return dataCmd("create", "Create a key, or a new version of one.", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVarP(&name, "name", "n", "", "key name")
 		f.StringVar(&kty, "kty", "RSA-HSM", "key type: RSA-HSM, EC-HSM or oct-HSM")
@@ -208,15 +234,17 @@ func keyCreateCmd() *cobra.Command {
 			p.ReleasePolicy = &wire.KeyReleasePolicy{ContentType: "application/json; charset=utf-8", Data: data}
 		}
 		var out map[string]any
-		_, err = c.do(ctx, "POST", "/keys/"+name+"/create", p, &out)
-		return out, err
+		if _, err = c.do(ctx, "POST", "/keys/"+name+"/create", p, &out); err != nil {
+			return nil, err
+		}
+		return out, addVersionCount(ctx, c, out)
 	})
 }
 
 func keyImportCmd() *cobra.Command {
 	var name, pemFile, byokFile, kty, curve string
 	var a keyAttrs
-	return dataCmd("import", "Import a private key from a PEM file (PKCS#8, PKCS#1 or SEC 1) or a BYOK blob", func(cmd *cobra.Command) {
+	return dataCmd("import", "Import a private key from a PEM file (PKCS#8, PKCS#1 or SEC 1) or a BYOK blob.", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVarP(&name, "name", "n", "", "key name")
 		f.StringVar(&pemFile, "pem-file", "", "PEM private key")
@@ -298,7 +326,7 @@ func materialFromPEM(path string) (*keys.Material, error) {
 func keySetAttributesCmd() *cobra.Command {
 	var r keyRef
 	var a keyAttrs
-	return dataCmd("set-attributes", "Change a key version's enabled, expires, not-before, ops or tags", func(cmd *cobra.Command) {
+	return dataCmd("set-attributes", "Change a key version's enabled, expires, not-before, ops or tags.", func(cmd *cobra.Command) {
 		r.bind(cmd)
 		a.bind(cmd)
 	}, func(ctx context.Context, c *dataConn) (any, error) {
@@ -320,12 +348,12 @@ func keyRotationPolicyCmd() *cobra.Command {
 		_ = cmd.MarkFlagRequired("name")
 	}
 	cmd.AddCommand(
-		dataCmd("show", "Show the rotation policy", bindName, func(ctx context.Context, c *dataConn) (any, error) {
+		dataCmd("show", "Show the rotation policy.", bindName, func(ctx context.Context, c *dataConn) (any, error) {
 			var out map[string]any
 			_, err := c.do(ctx, "GET", "/keys/"+name+"/rotationpolicy", nil, &out)
 			return out, err
 		}),
-		dataCmd("update", "Set the rotation policy from JSON (--value @file or inline)", func(cmd *cobra.Command) {
+		dataCmd("update", "Set the rotation policy from JSON (--value @file or inline).", func(cmd *cobra.Command) {
 			bindName(cmd)
 			cmd.Flags().StringVar(&value, "value", "", `policy JSON, or @file; e.g. {"lifetimeActions":[{"trigger":{"timeAfterCreate":"P90D"},"action":{"type":"Rotate"}}],"attributes":{"expiryTime":"P1Y"}}`)
 			_ = cmd.MarkFlagRequired("value")
@@ -351,7 +379,7 @@ func keyRotationPolicyCmd() *cobra.Command {
 
 func keyBackupCmd() *cobra.Command {
 	var name, file string
-	return dataCmd("backup", "Back up every version of a key to a file (restorable only into an HSM of the same security domain)", func(cmd *cobra.Command) {
+	return dataCmd("backup", "Back up every version of a key to a file (restorable only into an HSM of the same security domain).", func(cmd *cobra.Command) {
 		cmd.Flags().StringVarP(&name, "name", "n", "", "key name")
 		cmd.Flags().StringVarP(&file, "file", "f", "", "file to write (must not exist)")
 		_ = cmd.MarkFlagRequired("name")
@@ -375,7 +403,7 @@ func keyBackupCmd() *cobra.Command {
 
 func keyRestoreCmd() *cobra.Command {
 	var file string
-	return dataCmd("restore", "Restore a key from a backup file", func(cmd *cobra.Command) {
+	return dataCmd("restore", "Restore a key from a backup file.", func(cmd *cobra.Command) {
 		cmd.Flags().StringVarP(&file, "file", "f", "", "backup file")
 		_ = cmd.MarkFlagRequired("file")
 	}, func(ctx context.Context, c *dataConn) (any, error) {
@@ -386,108 +414,6 @@ func keyRestoreCmd() *cobra.Command {
 		var out map[string]any
 		_, err = c.do(ctx, "POST", "/keys/restore", wire.KeyRestoreParameters{Value: blob}, &out)
 		return out, err
-	})
-}
-
-func keySignCmd() *cobra.Command {
-	var r keyRef
-	var alg, digest string
-	return dataCmd("sign", "Sign a digest (base64) with a key", func(cmd *cobra.Command) {
-		r.bind(cmd)
-		cmd.Flags().StringVarP(&alg, "algorithm", "a", "", "RS256 … PS512, ES256, ES256K, ES384, ES512")
-		cmd.Flags().StringVar(&digest, "digest", "", "the digest to sign, base64")
-		_ = cmd.MarkFlagRequired("algorithm")
-		_ = cmd.MarkFlagRequired("digest")
-	}, func(ctx context.Context, c *dataConn) (any, error) {
-		d, err := decodeFlagB64("digest", digest)
-		if err != nil {
-			return nil, err
-		}
-		var out wire.KeyOperationResult
-		if _, err := c.do(ctx, "POST", r.path("sign"), wire.KeySignParameters{Alg: alg, Value: d}, &out); err != nil {
-			return nil, err
-		}
-		return map[string]string{"kid": out.Kid, "algorithm": alg, "signature": base64.StdEncoding.EncodeToString(out.Value)}, nil
-	})
-}
-
-func keyVerifyCmd() *cobra.Command {
-	var r keyRef
-	var alg, digest, sig string
-	return dataCmd("verify", "Verify a signature (base64) over a digest (base64)", func(cmd *cobra.Command) {
-		r.bind(cmd)
-		cmd.Flags().StringVarP(&alg, "algorithm", "a", "", "signature algorithm")
-		cmd.Flags().StringVar(&digest, "digest", "", "the digest, base64")
-		cmd.Flags().StringVar(&sig, "signature", "", "the signature, base64")
-		for _, f := range []string{"algorithm", "digest", "signature"} {
-			_ = cmd.MarkFlagRequired(f)
-		}
-	}, func(ctx context.Context, c *dataConn) (any, error) {
-		d, err := decodeFlagB64("digest", digest)
-		if err != nil {
-			return nil, err
-		}
-		s, err := decodeFlagB64("signature", sig)
-		if err != nil {
-			return nil, err
-		}
-		var out wire.KeyVerifyResult
-		_, err = c.do(ctx, "POST", r.path("verify"), wire.KeyVerifyParameters{Alg: alg, Digest: d, Signature: s}, &out)
-		return map[string]bool{"isValid": out.Value}, err
-	})
-}
-
-// keyCryptCmd is encrypt, decrypt, wrapkey or unwrapkey; values are base64.
-func keyCryptCmd(op string) *cobra.Command {
-	var r keyRef
-	var alg, value, iv, aad, tag string
-	return dataCmd(op, op+" a base64 value with a key", func(cmd *cobra.Command) {
-		r.bind(cmd)
-		f := cmd.Flags()
-		f.StringVarP(&alg, "algorithm", "a", "", "RSA-OAEP, RSA-OAEP-256, RSA1_5, A256GCM, A256CBCPAD, A256KW, …")
-		f.StringVar(&value, "value", "", "input, base64")
-		f.StringVar(&iv, "iv", "", "initialization vector, base64 (CBC; GCM decrypt)")
-		f.StringVar(&aad, "aad", "", "additional authenticated data, base64 (GCM)")
-		f.StringVar(&tag, "tag", "", "authentication tag, base64 (GCM decrypt)")
-		_ = cmd.MarkFlagRequired("algorithm")
-		_ = cmd.MarkFlagRequired("value")
-	}, func(ctx context.Context, c *dataConn) (any, error) {
-		p := wire.KeyOperationsParameters{Alg: alg}
-		for _, x := range []struct {
-			flag, s string
-			dst     *wire.B64
-		}{{"value", value, &p.Value}, {"iv", iv, &p.IV}, {"aad", aad, &p.AAD}, {"tag", tag, &p.Tag}} {
-			if x.s == "" {
-				continue
-			}
-			b, err := decodeFlagB64(x.flag, x.s)
-			if err != nil {
-				return nil, err
-			}
-			*x.dst = b
-		}
-		var out wire.KeyOperationResult
-		if _, err := c.do(ctx, "POST", r.path(op), p, &out); err != nil {
-			return nil, err
-		}
-		res := map[string]string{"kid": out.Kid, "algorithm": alg, "result": base64.StdEncoding.EncodeToString(out.Value)}
-		for k, v := range map[string][]byte{"iv": out.IV, "tag": out.Tag, "aad": out.AAD} {
-			if len(v) > 0 {
-				res[k] = base64.StdEncoding.EncodeToString(v)
-			}
-		}
-		return res, nil
-	})
-}
-
-func keyRandomCmd() *cobra.Command {
-	var count int
-	return dataCmd("random", "Get random bytes from the HSM (base64)", func(cmd *cobra.Command) {
-		cmd.Flags().IntVar(&count, "count", 32, "number of bytes, 1..128")
-	}, func(ctx context.Context, c *dataConn) (any, error) {
-		var out wire.RandomBytes
-		_, err := c.do(ctx, "POST", "/rng", wire.GetRandomBytesRequest{Count: count}, &out)
-		return map[string]string{"value": base64.StdEncoding.EncodeToString(out.Value)}, err
 	})
 }
 
