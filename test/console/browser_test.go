@@ -109,7 +109,7 @@ func open(t *testing.T, ctx context.Context, w *world, hash, sel string) {
 	t.Helper()
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	if err := chromedp.Do(wctx, chromedp.Evaluate[chromedp.Void](`location.hash = `+jsString(hash)), chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
+	if err := chromedp.Do(wctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("main").replaceChildren(); location.hash = `+jsString(hash)), chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
 		t.Fatalf("open %s: %v (status %q)", hash, err, text(t, ctx, "#status"))
 	}
 }
@@ -193,6 +193,25 @@ func TestConsoleAuditor(t *testing.T) {
 		t.Error("auditor gets the add-assignment form")
 	}
 	shot(t, ctx, dir, "roles")
+	// The timeline: the forced create is there, refused, as erin's; the
+	// chain verifies; filtering by principal shows only erin's calls.
+	open(t, ctx, w, "#/audit?hsm=dev", "#audit-chart rect.bar-denied")
+	if s := text(t, ctx, "#chain"); !strings.Contains(s, "Hash chain checked, no problems") {
+		t.Errorf("chain status: %q", s)
+	}
+	rows := text(t, ctx, "#audit-table")
+	if !strings.Contains(rows, "KeyCreate") || !strings.Contains(rows, w.upn("erin")) || !strings.Contains(rows, "403") {
+		t.Errorf("timeline lacks erin's refused KeyCreate")
+	}
+	shot(t, ctx, dir, "audit")
+	open(t, ctx, w, "#/audit?hsm=dev&principal="+w.upn("erin")+"&result=403", "#audit-table")
+	n := count(t, ctx, "#audit-table tr.denied")
+	if all := count(t, ctx, "#audit-table tr") - 1; n == 0 || n != all {
+		t.Errorf("filter erin+403: %d denied of %d rows", n, all)
+	}
+	if s := text(t, ctx, "#audit-table"); strings.Contains(s, w.upn("alice")) || strings.Contains(s, "KeyRotationPolicySet") {
+		t.Error("filter by principal shows other callers")
+	}
 }
 
 // TestConsoleNoRole: a user without a role signs in and is shown the

@@ -7,6 +7,7 @@ import * as hsms from "./hsms.js";
 import * as keys from "./keys.js";
 import * as access from "./access.js";
 import * as roles from "./roles.js";
+import * as audit from "./audit.js";
 
 export const CLIENT_ID = "6d68736d-636c-4900-8000-000000000002";
 const domainPort = location.host.replace(/^console\./, "");
@@ -110,7 +111,7 @@ export function currentHSM() {
   return new URLSearchParams(location.hash.split("?")[1] || "").get("hsm") || "";
 }
 
-const pages = { "#/hsms": hsms, "#/keys": keys, "#/access": access, "#/roles": roles };
+const pages = { "#/hsms": hsms, "#/keys": keys, "#/access": access, "#/roles": roles, "#/audit": audit };
 
 async function route() {
   const path = location.hash.split("?")[0] || "#/hsms";
