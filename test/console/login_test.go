@@ -286,3 +286,35 @@ func TestCORS(t *testing.T) {
 		t.Errorf("GET without token: %d %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
 	}
 }
+
+// TestConsoleStatic: the console host serves its files with a strict CSP
+// and nothing else.
+func TestConsoleStatic(t *testing.T) {
+	w := newWorld(t)
+	get := func(method, path string) *http.Response {
+		req, _ := http.NewRequest(method, w.s.URL("console")+path, nil)
+		resp, err := w.s.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	resp := get("GET", "/")
+	csp := resp.Header.Get("Content-Security-Policy")
+	if resp.StatusCode != 200 || !strings.HasPrefix(csp, "default-src 'self'; script-src 'self'; style-src 'self';") ||
+		!strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe") || resp.Header.Get("X-Frame-Options") != "DENY" {
+		t.Fatalf("index: %d CSP %q", resp.StatusCode, csp)
+	}
+	if !strings.Contains(csp, "https://*.managedhsm."+w.s.Config().Domain+":") {
+		t.Errorf("CSP does not allow the data plane hosts with the port: %q", csp)
+	}
+	for _, c := range []struct {
+		method, path string
+		status       int
+	}{{"GET", "/app.js", 200}, {"GET", "/callback", 200}, {"GET", "/../go.mod", 404}, {"GET", "/console.go", 404}, {"POST", "/", 405}, {"DELETE", "/app.js", 405}} {
+		if got := get(c.method, c.path).StatusCode; got != c.status {
+			t.Errorf("%s %s: %d, want %d", c.method, c.path, got, c.status)
+		}
+	}
+}
