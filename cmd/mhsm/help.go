@@ -54,9 +54,14 @@ mhsm hosts | sudo tee -a /etc/hosts
 # Include HSMs named contoso and fabrikam
 mhsm hosts --hsm dev,contoso,fabrikam`},
 	"bench": {example: `# Benchmark an in-process server for 5 s per operation
-mhsm bench --self -d 5s --ops rsa2048-sign,ec256-sign
+mhsm bench --self -d 5s --ops rsa2048-sign,es256-sign
 # Benchmark a running dev server
-mhsm bench --dev-json mhsm-data/dev.json -d 10s --markdown bench.md`},
+mhsm bench --dev-json mhsm-data/dev.json -d 10s --markdown bench.md
+# Compare the clients users run (minimal, net/http, azkeys SDK) at 1, 16 and 64 connections
+# against a server started as its own process with its default flags
+mhsm bench --spawn --clients all --conns-list 1,16,64 --ops rsa2048-sign,key-get -d 8s
+# mhsm against OpenBao Transit (see scripts/bench-peer.sh)
+mhsm bench --spawn --peer -c 16 -d 24s --rounds 3 --peer-url https://127.0.0.1:8200 --peer-token <token> --peer-ca vault-ca.pem`},
 
 	// Sign-in.
 	"login": {example: `# Sign in as the dev service principal of a dev-mode server
