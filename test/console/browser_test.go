@@ -258,4 +258,38 @@ func TestConsoleSecurityTeamRotates(t *testing.T) {
 	if st != 200 || len(v.Value) != 2 {
 		t.Fatalf("versions on the server: %d %s", st, b)
 	}
+	// She grants dave Crypto Auditor from the role page, then removes it.
+	open(t, ctx, w, "#/roles?hsm=dev", "#add-assignment")
+	dave := w.oids["dave"]
+	err = chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#principal"), dave),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("role").value = [...document.querySelectorAll("#role option")].find(o => o.textContent === "Managed HSM Crypto Auditor").value`),
+		chromedp.Click(chromedp.CSS(`#add-assignment button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-remove-principal="`+dave+`"]`)))
+	if err != nil {
+		t.Fatalf("add assignment: %v (status %q)", err, text(t, ctx, "#status"))
+	}
+	if !daveCan(t, w) {
+		t.Fatal("dave cannot read keys after the grant")
+	}
+	err = chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-remove-principal="`+dave+`"]`)),
+		chromedp.Poll[chromedp.Void](`!document.querySelector('[data-remove-principal="`+dave+`"]') && document.getElementById("assignments")`, chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil {
+		t.Fatalf("remove assignment: %v (status %q)", err, text(t, ctx, "#status"))
+	}
+	if daveCan(t, w) {
+		t.Fatal("dave still reads keys after the removal")
+	}
+}
+
+// daveCan asks the access review API (as the dev administrator) whether
+// dave may read keys.
+func daveCan(t *testing.T, w *world) bool {
+	t.Helper()
+	st, b, err := w.s.Call(w.admin, "POST", w.base+"/mhsm/access/check?api-version=7.6",
+		map[string]string{"principalId": w.oids["dave"], "action": "Microsoft.KeyVault/managedHsm/keys/read/action", "scope": "/"})
+	var r struct{ Allowed bool }
+	if err != nil || st != 200 || json.Unmarshal(b, &r) != nil {
+		t.Fatalf("access check: %d %s %v", st, b, err)
+	}
+	return r.Allowed
 }

@@ -26,7 +26,7 @@ export async function render(main, hsm) {
     const p = a.properties;
     const cell = el("td", {});
     if (can["roleAssignments/delete/action"] !== false) {
-      cell.append(el("button", { type: "button", onclick: (ev) => act(ev, () => hsmCall(hsm, "DELETE", `${p.scope === "/" ? "" : p.scope}${RA}/${a.name}`)) }, "Remove"));
+      cell.append(el("button", { type: "button", "data-remove-principal": p.principalId, "aria-label": `Remove ${names.get(p.roleDefinitionId) || "role"} of ${p.principalId}`, onclick: (ev) => act(ev, () => hsmCall(hsm, "DELETE", `${p.scope === "/" ? "" : p.scope}${RA}/${a.name}`)) }, "Remove"));
     }
     t.append(el("tr", {}, el("td", {}, p.principalId), el("td", {}, names.get(p.roleDefinitionId) || p.roleDefinitionId), el("td", {}, p.scope), el("td", {}, a.name), cell));
   }
