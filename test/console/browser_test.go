@@ -109,7 +109,8 @@ func open(t *testing.T, ctx context.Context, w *world, hash, sel string) {
 	t.Helper()
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	if err := chromedp.Do(wctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("main").replaceChildren(); location.hash = `+jsString(hash)), chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
+	if err := chromedp.Do(wctx, chromedp.Evaluate[chromedp.Void](`{ const h = `+jsString(hash)+`; document.getElementById("main").replaceChildren();
+		if (location.hash === h) window.dispatchEvent(new HashChangeEvent("hashchange")); else location.hash = h; }`), chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
 		t.Fatalf("open %s: %v (status %q)", hash, err, text(t, ctx, "#status"))
 	}
 }
@@ -153,6 +154,10 @@ func TestConsoleAuditor(t *testing.T) {
 	dir := shots(t)
 	ctx := browser(t, w)
 	signIn(t, ctx, w, "erin")
+	open(t, ctx, w, "#/hsms", `#hsm-table a[href="#/keys?hsm=dev"]`)
+	if s := text(t, ctx, "#hsm-table"); !strings.Contains(s, "Active") || !strings.Contains(s, w.s.Dev.ResourceGroup) {
+		t.Errorf("HSM row: %q", s)
+	}
 	shot(t, ctx, dir, "hsms")
 	open(t, ctx, w, "#/keys?hsm=dev", `#key-table tr[data-key="app-signing"]`)
 	shot(t, ctx, dir, "keys-auditor")
@@ -220,6 +225,11 @@ func TestConsoleNoRole(t *testing.T) {
 	w := newWorld(t)
 	ctx := browser(t, w)
 	signIn(t, ctx, w, "dave")
+	open(t, ctx, w, "#/hsms", "#hsm-table")
+	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`document.getElementById("hsm-table").textContent.includes("No HSM is visible")`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Errorf("dave's HSM list: %q", text(t, ctx, "#hsm-table"))
+	}
 	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = "#/keys?hsm=dev"`),
 		chromedp.WaitVisible(chromedp.CSS("#status.error"))); err != nil {
 		t.Fatal(err)

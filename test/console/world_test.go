@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/mhsm/mhsm/internal/armrbac"
 	"github.com/mhsm/mhsm/internal/directory"
 	"github.com/mhsm/mhsm/internal/rbac"
 	"github.com/mhsm/mhsm/internal/testserver"
@@ -60,6 +61,17 @@ func newWorld(t *testing.T) *world {
 	w.assign(t, rbac.RoleAdministrator, w.groups["Contoso Security Team"])
 	w.assign(t, rbac.RoleCryptoUser, w.groups["Contoso Security Team"])
 	w.assign(t, rbac.RoleCryptoAuditor, w.groups["Contoso App Auditors"])
+	// The auditors also read the subscription on the management plane.
+	mt, err := s.Token(s.Dev.ClientID, s.Dev.ClientSecret, "management")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := "/subscriptions/" + s.Dev.SubscriptionID
+	if st, b, err := s.Call(mt, "PUT", s.URL("management")+sub+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString()+"?api-version=2022-04-01",
+		map[string]any{"properties": map[string]string{"roleDefinitionId": sub + "/providers/Microsoft.Authorization/roleDefinitions/" + armrbac.RoleReader,
+			"principalId": w.groups["Contoso App Auditors"]}}); err != nil || st != http.StatusCreated {
+		t.Fatalf("management Reader: %d %s %v", st, b, err)
+	}
 	exp := time.Now().Add(10 * 24 * time.Hour).Unix()
 	if st, b, _ := s.Call(w.admin, "POST", w.base+"/keys/app-signing/create?api-version=7.6",
 		map[string]any{"kty": "EC-HSM", "crv": "P-256", "attributes": map[string]any{"exp": exp}, "tags": map[string]string{"owner": "payments"}}); st != 200 {

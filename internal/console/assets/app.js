@@ -14,7 +14,7 @@ const domainPort = location.host.replace(/^console\./, "");
 export const url = (sub) => `https://${sub}.${domainPort}`;
 const domain = location.hostname.replace(/^console\./, "");
 
-const tokens = {}; // resource → access token (memory only)
+const tokens = {}; // resource → promise of an access token (memory only)
 let refreshToken = "";
 let tenant = "";
 export let me = { oid: "", upn: "" };
@@ -51,16 +51,23 @@ async function finishSignIn() {
   tenant = saved.tenant;
   const at = await tokenRequest({ grant_type: "authorization_code", client_id: CLIENT_ID, code: q.get("code"),
     redirect_uri: location.origin + "/callback", code_verifier: saved.verifier, scope: url("managedhsm") + "/.default openid" });
-  tokens.managedhsm = at;
+  tokens.managedhsm = Promise.resolve(at);
   const claims = JSON.parse(atob(at.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
   me = { oid: claims.oid, upn: claims.upn || claims.oid };
 }
 
 // token returns an access token for resource ("managedhsm", "management"),
 // redeeming the in-memory refresh token for a new audience.
-async function token(resource) {
+// Refresh tokens are single-use and rotate with every redemption, so
+// redemptions run one after another (refreshes), and concurrent callers
+// share one pending token (tokens holds promises).
+let refreshes = Promise.resolve();
+function token(resource) {
   if (!tokens[resource]) {
-    tokens[resource] = await tokenRequest({ grant_type: "refresh_token", client_id: CLIENT_ID, refresh_token: refreshToken, scope: url(resource) + "/.default" });
+    const p = refreshes.then(() => tokenRequest({ grant_type: "refresh_token", client_id: CLIENT_ID, refresh_token: refreshToken, scope: url(resource) + "/.default" }));
+    refreshes = p.catch(() => {});
+    tokens[resource] = p;
+    p.catch(() => { if (tokens[resource] === p) delete tokens[resource]; });
   }
   return tokens[resource];
 }
