@@ -25,9 +25,9 @@ fi
 echo "== go vet"
 go vet ./...
 
-echo "== azurite (blob storage emulator for the audit delivery tests)"
+echo "== azurite (blob storage emulator for the audit delivery and backup tests)"
 # npm-installed into a cache dir outside the tree; started on a free port;
-# stopped on exit. Without it TestDeliveryAzurite fails (MHSM_REQUIRE_AZURITE).
+# stopped on exit. Without it TestDeliveryAzurite and TestRoundTripAzurite fail (MHSM_REQUIRE_AZURITE).
 export MHSM_REQUIRE_AZURITE=1
 azurite_dir="${MHSM_AZURITE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mhsm-azurite}"
 azurite_bin="$azurite_dir/node_modules/.bin/azurite-blob"
@@ -101,6 +101,22 @@ if command -v chromium >/dev/null 2>&1; then
   echo "chromium at $(command -v chromium)"
 else
   echo "warning: chromium not found; the console browser tests will skip"
+fi
+
+echo "== python3-azure (KeyVaultBackupClient for test/backup)"
+# Installed when missing and running as root. Where Debian's python imports
+# azure.keyvault.administration after this step, TestPythonBackupClient
+# must run (it skips only when it cannot and MHSM_REQUIRE_PYAZURE is unset).
+if ! /usr/bin/python3 -c 'import azure.keyvault.administration' >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  apt-get install -y -qq python3-azure >/dev/null 2>&1 \
+    || (apt-get update -qq && apt-get install -y -qq python3-azure >/dev/null) \
+    || echo "warning: could not install python3-azure"
+fi
+if /usr/bin/python3 -c 'import azure.keyvault.administration' >/dev/null 2>&1; then
+  export MHSM_REQUIRE_PYAZURE=1
+  echo "python3-azure present"
+else
+  echo "warning: python3-azure not found; TestPythonBackupClient will skip"
 fi
 
 # The Wycheproof vectors (../shared/testdata/wycheproof) must be present:

@@ -50,8 +50,9 @@ func keyvaultCmd() *cobra.Command {
 	kv := &cobra.Command{Use: "keyvault", Short: "Data-plane commands named as az keyvault's"}
 	sd := &cobra.Command{Use: "security-domain", Short: "Activate an HSM (download its security domain) or recover one (upload it)"}
 	sd.AddCommand(sdDownloadCmd(), sdInitRecoveryCmd(), sdRestoreBlobCmd(), sdUploadCmd(), sdWaitCmd())
-	kv.AddCommand(sd, keyvaultKeyCmd(), kvRoleCmd()) // keyvaultkey.go, kvrole.go
-	kv.AddCommand(keyvaultHSMCmds()...)              // keyvaulthsm.go: create, show, list, update, delete, purge …
+	kv.AddCommand(sd, keyvaultKeyCmd(), kvRoleCmd())         // keyvaultkey.go, kvrole.go
+	kv.AddCommand(keyvaultHSMCmds()...)                      // keyvaulthsm.go: create, show, list, update, delete, purge …
+	kv.AddCommand(keyvaultBackupCmd(), keyvaultRestoreCmd()) // keyvault_backup.go
 	return kv
 }
 

@@ -57,6 +57,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(serverCmd(), hostsCmd(), benchCmd(), keyvaultCmd(), auditCmd())
 	root.AddCommand(loginCmd(), logoutCmd(), accountCmd(), adCmd(), identityCmd())
 	root.AddCommand(groupCmd(), roleCmd(), monitorCmd())
-	addExamples(root) // help.go
+	root.AddCommand(devCmd()) // dev.go
+	addExamples(root)         // help.go
 	return root
 }

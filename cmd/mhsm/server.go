@@ -37,6 +37,7 @@ func serverFlags(cmd *cobra.Command, cfg *config.Server) {
 func serverCmd() *cobra.Command {
 	cfg := config.Default()
 	cfg.OpsAddr = "127.0.0.1:9464"
+	var devOpts devServerOpts
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the mhsm server.",
@@ -46,15 +47,21 @@ shutdown it drains requests, writes the final audit checkpoints and closes the
 store, and logs one line saying so.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := app.New(cmd.Context(), cfg)
+			ctx, cleanup, err := prepareDevServer(cmd, &cfg, &devOpts) // devserver.go
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			a, err := app.New(ctx, cfg)
 			if err != nil {
 				return err
 			}
 			if a.Dev != nil {
 				cmd.Printf("dev mode: credentials in %s/dev.json; add to /etc/hosts (or set MHSM_CONNECT=%s):\n%s",
 					cfg.DataDir, a.Addr(), app.HostsLines(a.Config, []string{"dev"}))
+				go announceDev(ctx, cmd, &cfg, a.Addr().String()) // devserver.go
 			}
-			serveErr := a.Serve(cmd.Context())
+			serveErr := a.Serve(ctx)
 			closeErr := a.Close()
 			if err := errors.Join(serveErr, closeErr); err != nil {
 				return err
@@ -68,5 +75,6 @@ store, and logs one line saying so.`,
 		},
 	}
 	serverFlags(cmd, &cfg)
+	devServerFlags(cmd, &cfg, &devOpts) // devserver.go
 	return cmd
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/mhsm/mhsm/internal/audit"
 	"github.com/mhsm/mhsm/internal/barrier"
+	"github.com/mhsm/mhsm/internal/clock"
 	"github.com/mhsm/mhsm/internal/config"
 	"github.com/mhsm/mhsm/internal/directory"
 	"github.com/mhsm/mhsm/internal/hsm"
@@ -39,7 +40,7 @@ type App struct {
 	// Dev is set in dev mode once the dev tenant, HSM and principal exist.
 	Dev *DevInfo
 
-	st       *store.Bolt
+	st       store.Backend
 	dir      *directory.Directory
 	hsms     *hsm.Service
 	mgmt     *mgmt.Service // management.go
@@ -51,6 +52,8 @@ type App struct {
 	tickCtx  context.Context // ends on Close, stopping rotation and purge
 	stopTick context.CancelFunc
 	identity identity
+	clock    *clock.Clock // devclock.go
+	sysKey   *barrier.DataKey
 
 	audit       *audit.Log // audit.go; nil when audit is off
 	delivery    *audit.Delivery
@@ -100,13 +103,14 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("root key: %w", err)
 	}
-	if a.st, err = store.OpenBolt(filepath.Join(cfg.DataDir, "mhsm.db")); err != nil {
+	if a.st, err = openStore(&cfg); err != nil { // devstore.go
 		return nil, err
 	}
 	sysKey, err := systemDataKey(ctx, a.st, ring)
 	if err != nil {
 		return nil, err
 	}
+	a.sysKey = sysKey
 	cert, caFile, err := loadOrCreateTLS(cfg.DataDir, cfg.Domain, cfg.TLSCert, cfg.TLSKey)
 	if err != nil {
 		return nil, err
@@ -115,16 +119,23 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	if _, port, _ := net.SplitHostPort(cfg.Addr); port == "0" && cfg.PublicPort == 0 {
 		cfg.PublicPort = a.ln.Addr().(*net.TCPAddr).Port
 	}
+	a.clock = clock.New(cfg.Dev) // devclock.go: the one business clock; only dev mode moves it
 	dir := directory.New(a.st)
+	dir.SetClock(a.clock.Now)
 	a.dir = dir
 	issuer := token.NewIssuer(a.st, sysKey)
 	loginURL := cfg.URL("login")
 	verifier := token.NewVerifier(issuer, func(tid string) string { return httpapi.IssuerURL(loginURL, tid) })
+	token.SetClock(issuer, verifier, a.clock.Now)
 	a.identity.issuer, a.identity.verifier = issuer, verifier
 	if err := wireIdentity(&cfg, dir, issuer, verifier); err != nil {
 		return nil, err
 	}
-	a.hsms, err = hsm.NewService(ctx, a.st, ring, hsm.Options{BaseURL: func(name string) string { return cfg.URL(name + ".managedhsm") }, Principals: principals{dir}, Groups: principals{dir},
+	backups, err := backupStorage(&cfg)
+	if err != nil {
+		return nil, fmt.Errorf("backup storage: %w", err)
+	}
+	a.hsms, err = hsm.NewService(ctx, a.st, ring, hsm.Options{BaseURL: func(name string) string { return cfg.URL(name + ".managedhsm") }, Principals: principals{dir}, Groups: principals{dir}, Now: a.clock.Now, BackupStorage: backups,
 		AllowSecurityDomainRedownload: cfg.AllowSecurityDomainRedownload,
 		Attestation:                   attestation{issuer: issuer, issuerOf: func(tid string) string { return httpapi.IssuerURL(loginURL, tid) }}})
 	if err != nil {
@@ -142,11 +153,17 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 		a.resourceIDs.lookup.Store(&lookup)
 	}
 	if cfg.Dev {
+		if err := a.seed(ctx, &cfg); err != nil { // devseed.go
+			return nil, fmt.Errorf("dev mode seed: %w", err)
+		}
 		if a.Dev, err = ensureDev(ctx, a.st, sysKey, dir, a.hsms, &cfg, caFile); err != nil {
 			return nil, fmt.Errorf("dev mode: %w", err)
 		}
 		if err := ensureDevManagement(ctx, a.st, a.mgmt, dir, a.Dev); err != nil {
 			return nil, fmt.Errorf("dev mode management: %w", err)
+		}
+		if err := a.devCA(); err != nil { // devca.go
+			return nil, fmt.Errorf("dev mode CA export: %w", err)
 		}
 	}
 	a.metrics = ops.NewMetrics()
@@ -155,7 +172,7 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	}
 	handler := httpapi.New(httpapi.Deps{Config: &cfg, HSMs: a.hsms, Dir: dir, Issuer: issuer, Verifier: verifier, Mgmt: a.mgmt, Audit: a.auditRecorder(),
 		Metrics: a.metrics, Fair: throttle.NewFair(cfg.ThrottleCapacity), HSMLimit: throttle.New(cfg.ThrottleHSMRate, 2*cfg.ThrottleHSMRate),
-		PrincipalLimit: throttle.New(cfg.ThrottlePrincipalRate, 2*cfg.ThrottlePrincipalRate)})
+		PrincipalLimit: throttle.New(cfg.ThrottlePrincipalRate, 2*cfg.ThrottlePrincipalRate), Dev: a.devDeps()})
 	if a.opsLn != nil {
 		a.opsSrv = &http.Server{Handler: ops.Handler(a.metrics, map[string]ops.Check{
 			"store": func(ctx context.Context) error {

@@ -30,6 +30,13 @@ type Server struct {
 	// Dev creates a tenant, an activated HSM "dev" and an all-powerful
 	// service principal, and writes <DataDir>/dev.json. Off by default.
 	Dev bool
+	// Ephemeral (dev mode only) keeps the store in memory: nothing but the
+	// TLS, root key and audit files in DataDir outlives the process.
+	Ephemeral bool
+	// Seed (dev mode only) names a state file written by mhsm dev export,
+	// loaded at start into a store that holds no HSM yet (devseed.go in
+	// app). "" seeds nothing.
+	Seed string
 	// TLSCert and TLSKey name a PEM certificate and key to serve instead of
 	// the generated ones. Both or neither.
 	TLSCert, TLSKey string
@@ -177,6 +184,7 @@ func (c *Server) Validate() error {
 		errs = append(errs, e.validate(i))
 	}
 	errs = append(errs, c.Audit.validate()...)
+	errs = append(errs, c.validateDev()) // dev.go
 	return errors.Join(errs...)
 }
 

@@ -158,7 +158,7 @@ func (s *Server) dataAuthorize(x *exchange[dataState]) error {
 	if !st.d.Allowed {
 		return &apiError{Status: http.StatusForbidden, Code: "AccessDenied", Message: "Not authorized to access " + string(st.rt.Action) + " on " + st.scope}
 	}
-	return nil
+	return s.injectFault(x.r, st.rt, x.ev) // devfaults.go: dev mode only
 }
 
 // dataAct reads the body within the route's limit and runs the handler.

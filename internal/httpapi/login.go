@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/mhsm/mhsm/internal/directory"
 	"github.com/mhsm/mhsm/internal/token"
@@ -226,7 +225,7 @@ func (s *Server) userExtras(ctx context.Context, r *http.Request, u *directory.U
 	}
 	scopes := " " + r.PostForm.Get("scope") + " "
 	if strings.Contains(scopes, " openid ") {
-		now := time.Now()
+		now := s.issuer.Now() // the business clock (internal/clock)
 		idt, err := s.issuer.SignJWT(ctx, u.TenantID, map[string]any{
 			"iss": s.issuerURL(u.TenantID), "sub": u.ID, "aud": clientID, "tid": u.TenantID, "oid": u.ID,
 			"preferred_username": u.UserPrincipalName, "name": u.DisplayName, "ver": "2.0",

@@ -35,6 +35,9 @@ type Deps struct {
 	// Mgmt serves management.<domain> and holds the HSMs' network rules;
 	// nil means no management plane (and no network rules).
 	Mgmt *mgmt.Service
+	// Dev adds the /mhsm/dev routes and fault injection (dev.go); nil
+	// outside dev mode.
+	Dev *Dev
 }
 
 // Server is the HTTP handler of every virtual host.
@@ -63,6 +66,8 @@ type Server struct {
 	graphP       *plane[graphState]
 	loginP, msiP *plane[loginState]
 	consoleP     *plane[consoleState]
+
+	dev *devEdge // dev.go; nil outside dev mode
 }
 
 // New returns the handler.
@@ -70,6 +75,9 @@ func New(d Deps) *Server {
 	s := &Server{cfg: d.Config, hsms: d.HSMs, dir: d.Dir, issuer: d.Issuer, verifier: d.Verifier,
 		metrics: d.Metrics, fair: d.Fair, principalLimit: d.PrincipalLimit, hsmLimit: d.HSMLimit}
 	s.audit = newAuditor(s, d.Audit)
+	if d.Dev != nil {
+		s.dev = &devEdge{Dev: *d.Dev}
+	}
 	s.mgmt = d.Mgmt
 	s.data = newRouter(s.DataRoutes(), dataRouteSpec)
 	s.arm = newRouter(s.ARMRoutes(), armRouteSpec)
@@ -91,6 +99,8 @@ func (s *Server) DataRoutes() []Route {
 	rs = append(rs, s.accessRoutes()...)
 	rs = append(rs, s.auditRoutes()...)
 	rs = append(rs, s.securityDomainRoutes()...)
+	rs = append(rs, s.backupRoutes()...)
+	rs = append(rs, s.devRoutes()...) // dev.go: nil outside dev mode
 	return rs
 }
 

@@ -243,3 +243,9 @@ func decodeToken(resp *http.Response) (string, error) {
 	}
 	return tr.AccessToken, nil
 }
+
+// NewApp builds the server of cfg as `mhsm server` does, for tests of a
+// server that is not in dev mode (Start needs dev mode's dev.json). The
+// caller serves and closes it. Tests reach the composition root only
+// through this package (internal/layering).
+func NewApp(ctx context.Context, cfg config.Server) (*app.App, error) { return app.New(ctx, cfg) }
