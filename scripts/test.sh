@@ -87,6 +87,22 @@ else
   echo "warning: az not found; TestAzureCLI and TestAzureCLIRestoreBlob will skip"
 fi
 
+echo "== chromium (Debian, for the web console tests in test/console)"
+# Installed when missing and running as root. Where chromium is present
+# after this step the console tests must run (they skip only when it is
+# missing and MHSM_REQUIRE_CHROMIUM is unset).
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  apt-get install -y -qq chromium >/dev/null 2>&1 \
+    || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+    || echo "warning: could not install chromium"
+fi
+if command -v chromium >/dev/null 2>&1; then
+  export MHSM_REQUIRE_CHROMIUM=1
+  echo "chromium at $(command -v chromium)"
+else
+  echo "warning: chromium not found; the console browser tests will skip"
+fi
+
 echo "== Python SDK and compatibility suite (Debian python3-azure for test/backup and test/compat; root for /etc/hosts and :443)"
 # python3-azure (keys, administration, identity) is installed when missing and
 # running as root; where it imports, TestPythonBackupClient and TestPythonSDK

@@ -19,7 +19,7 @@ import (
 func loginCmd() *cobra.Command {
 	var (
 		p                     client.Profile
-		sp, identity          bool
+		sp, identity, device  bool
 		password, devJSON     string
 		out                   output
 		identityEP, identity2 string
@@ -30,6 +30,7 @@ func loginCmd() *cobra.Command {
 		Example: `  mhsm login --service-principal -u <appId> -p <secret> --tenant <tenant>
   mhsm login --service-principal -u <appId> --certificate cert.pem --tenant <tenant>
   mhsm login -u ada@mhsm.localhost -p '…'
+  mhsm login --use-device-code --tenant mhsm.localhost
   mhsm login --identity        (uses IDENTITY_ENDPOINT and IDENTITY_HEADER)
   mhsm login --dev-json ./mhsm-data/dev.json`,
 		Args: cobra.NoArgs,
@@ -46,6 +47,11 @@ func loginCmd() *cobra.Command {
 				sp = true
 			}
 			switch {
+			case device:
+				p.Kind = client.KindUser
+				if p.TenantID == "" {
+					return errors.New("--use-device-code needs --tenant (tenant id or verified domain)")
+				}
 			case identity:
 				p.Kind, p.IdentityEndpoint, p.IdentityHeader = client.KindIdentity, identityEP, identity2
 				if p.IdentityEndpoint == "" || p.IdentityHeader == "" {
@@ -78,7 +84,12 @@ func loginCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := client.Login(cmd.Context(), &p, password, graph); err != nil {
+			if device {
+				err = client.LoginDeviceCode(cmd.Context(), &p, graph, cmd.ErrOrStderr())
+			} else {
+				err = client.Login(cmd.Context(), &p, password, graph)
+			}
+			if err != nil {
 				return err
 			}
 			s, err := client.Open()
@@ -108,6 +119,7 @@ func loginCmd() *cobra.Command {
 	f.StringVarP(&p.Username, "username", "u", "", "user principal name, or the appId with --service-principal")
 	f.StringVarP(&password, "password", "p", "", "password or client secret")
 	f.StringVar(&p.CertFile, "certificate", "", "PEM file with a certificate and its private key (service principal)")
+	f.BoolVar(&device, "use-device-code", false, "sign a user in with a code entered on the login page in a browser (device-code flow)")
 	f.BoolVar(&identity, "identity", false, "sign in as the managed identity of IDENTITY_ENDPOINT/IDENTITY_HEADER")
 	f.StringVar(&identityEP, "identity-endpoint", os.Getenv("IDENTITY_ENDPOINT"), "managed identity endpoint (env IDENTITY_ENDPOINT)")
 	f.StringVar(&identity2, "identity-header", os.Getenv("IDENTITY_HEADER"), "managed identity header (env IDENTITY_HEADER)")

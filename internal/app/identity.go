@@ -120,6 +120,9 @@ func (id *identity) serve(ctx context.Context, maxAge time.Duration) {
 			if err := id.issuer.PurgeRefreshTokens(ctx); err != nil && ctx.Err() == nil {
 				slog.Error("refresh token purge", "err", err)
 			}
+			if err := id.issuer.PurgeCodes(ctx); err != nil && ctx.Err() == nil {
+				slog.Error("authorization and device code purge", "err", err)
+			}
 			select {
 			case <-ctx.Done():
 				return

@@ -11,7 +11,8 @@ const (
 )
 
 // Host returns the DNS name of a service: sub is "login", "management",
-// "graph", "managedhsm" (the data-plane resource) or "<hsm>.managedhsm";
+// "graph", "console" (always console.<Domain>), "managedhsm" (the
+// data-plane resource) or "<hsm>.managedhsm";
 // "" is the bare domain. Normally these are <sub>.<Domain>; with
 // AzureHostnames they are Azure's public names (login.microsoftonline.com,
 // management.azure.com, graph.microsoft.com, <hsm>.managedhsm.azure.net).
@@ -37,10 +38,10 @@ func (c *Server) Host(sub string) string {
 }
 
 // Service maps a request host (lower-case, no port, no trailing dot) to the
-// service that answers it: "login", "management", "graph" or
+// service that answers it: "login", "management", "graph", "console" or
 // "<hsm>.managedhsm" ("" for an unknown host). It is the inverse of Host.
 func (c *Server) Service(host string) string {
-	for _, sub := range []string{"login", "management", "graph"} {
+	for _, sub := range []string{"login", "management", "graph", "console"} {
 		if host == strings.ToLower(c.Host(sub)) {
 			return sub
 		}
@@ -54,7 +55,7 @@ func (c *Server) Service(host string) string {
 
 // ServerNames are the DNS names the server's TLS certificate must cover.
 func (c *Server) ServerNames() []string {
-	names := []string{c.Host("login"), c.Host("management"), c.Host("graph"), c.Host("managedhsm"), "*." + c.Host("managedhsm")}
+	names := []string{c.Host("login"), c.Host("management"), c.Host("graph"), c.Host("console"), c.Host("managedhsm"), "*." + c.Host("managedhsm")}
 	if !c.AzureHostnames {
 		names = append(names, c.Domain)
 	}

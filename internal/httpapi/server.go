@@ -65,6 +65,7 @@ type Server struct {
 	mgmtP        *plane[armTarget]
 	graphP       *plane[graphState]
 	loginP, msiP *plane[loginState]
+	consoleP     *plane[consoleState]
 
 	dev *devEdge // dev.go; nil outside dev mode
 }
@@ -85,6 +86,7 @@ func New(d Deps) *Server {
 	s.msiR = newRouter(msiRoutes(), loginRouteSpec)
 	s.dataP, s.mgmtP, s.graphP = s.dataPlane(), s.managementPlane(), s.graphPlane()
 	s.loginP, s.msiP = s.loginPlane(), s.msiPlane()
+	s.consoleP = s.consolePlane()
 	return s
 }
 
@@ -105,14 +107,23 @@ func (s *Server) DataRoutes() []Route {
 
 // ServeHTTP dispatches on the Host header to a plane of the one pipeline
 // (edge.go): login.<domain>, management.<domain>, graph.<domain>,
-// <hsm>.managedhsm.<domain>. Unknown hosts get 404 (not audited).
+// <hsm>.managedhsm.<domain>, console.<domain> (CORS for the console's
+// origin on the API hosts: cors.go). Unknown hosts get 404 (not audited).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	host := strings.ToLower(r.Host)
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
 	host = strings.TrimSuffix(host, ".")
-	switch svc := s.cfg.Service(host); svc { // config/hostnames.go
+	svc := s.cfg.Service(host) // config/hostnames.go
+	if svc == "console" {
+		s.serveConsole(w, r)
+		return
+	}
+	if s.cors(w, r, svc != "") { // cors.go: the console's origin only
+		return
+	}
+	switch svc {
 	case "login":
 		s.serveLogin(w, r)
 		return
