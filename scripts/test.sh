@@ -5,9 +5,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== toolchain: $(go version)"
-if ! command -v jq >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  (apt-get update -qq && apt-get install -y -qq jq >/dev/null) || echo "warning: could not install jq (only scripts use it)"
-fi
+echo "== jq, xxd, curl, openssl (the README examples and examples/contoso, run by TestReadmeExamples and TestContosoExample)"
+# Installed when missing and running as root; missing afterwards, the
+# README test fails (MHSM_REQUIRE_README_TOOLS).
+for tool in jq xxd curl openssl; do
+  if ! command -v "$tool" >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    (apt-get install -y -qq "$tool" >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null)) \
+      || echo "warning: could not install $tool; TestReadmeExamples will fail"
+  fi
+done
+export MHSM_REQUIRE_README_TOOLS=1
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
@@ -18,9 +25,9 @@ fi
 echo "== go vet"
 go vet ./...
 
-echo "== azurite (blob storage emulator for the audit delivery tests)"
+echo "== azurite (blob storage emulator for the audit delivery and backup tests)"
 # npm-installed into a cache dir outside the tree; started on a free port;
-# stopped on exit. Without it TestDeliveryAzurite fails (MHSM_REQUIRE_AZURITE).
+# stopped on exit. Without it TestDeliveryAzurite and TestRoundTripAzurite fail (MHSM_REQUIRE_AZURITE).
 export MHSM_REQUIRE_AZURITE=1
 azurite_dir="${MHSM_AZURITE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mhsm-azurite}"
 azurite_bin="$azurite_dir/node_modules/.bin/azurite-blob"
@@ -80,8 +87,51 @@ else
   echo "warning: az not found; TestAzureCLI and TestAzureCLIRestoreBlob will skip"
 fi
 
+echo "== chromium (Debian, for the web console tests in test/console)"
+# Installed when missing and running as root. Where chromium is present
+# after this step the console tests must run (they skip only when it is
+# missing and MHSM_REQUIRE_CHROMIUM is unset).
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  apt-get install -y -qq chromium >/dev/null 2>&1 \
+    || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+    || echo "warning: could not install chromium"
+fi
+if command -v chromium >/dev/null 2>&1; then
+  export MHSM_REQUIRE_CHROMIUM=1
+  echo "chromium at $(command -v chromium)"
+else
+  echo "warning: chromium not found; the console browser tests will skip"
+fi
+
+echo "== Python SDK and compatibility suite (Debian python3-azure for test/backup and test/compat; root for /etc/hosts and :443)"
+# python3-azure (keys, administration, identity) is installed when missing and
+# running as root; where it imports, TestPythonBackupClient and TestPythonSDK
+# must run. The compatibility suite needs root; as root it must run
+# (MHSM_REQUIRE_COMPAT), and it restores /etc/hosts when done.
+if ! /usr/bin/python3 -c "import azure.keyvault.keys, azure.keyvault.administration, azure.identity" 2>/dev/null && [ "$(id -u)" = 0 ]; then
+  apt-get install -y -qq python3-azure >/dev/null 2>&1 \
+    || (apt-get update -qq && apt-get install -y -qq python3-azure >/dev/null) \
+    || echo "warning: could not install python3-azure"
+fi
+if /usr/bin/python3 -c "import azure.keyvault.keys, azure.keyvault.administration, azure.identity" 2>/dev/null; then
+  export MHSM_REQUIRE_PYTHON_AZURE=1
+  echo "python3-azure present"
+else
+  echo "warning: python3-azure not importable; TestPythonBackupClient and TestPythonSDK will skip"
+fi
+if [ "$(id -u)" = 0 ]; then
+  export MHSM_REQUIRE_COMPAT=1
+else
+  echo "warning: not root; test/compat will skip"
+fi
+
 # The Wycheproof vectors (../shared/testdata/wycheproof) must be present:
 # without them the keys tests fail instead of skipping.
 export MHSM_REQUIRE_WYCHEPROOF=1
+
 echo "== go test -race"
-go test -race -count=1 -timeout 30m ./... 2>&1 | tee /tmp/mhsm-test.log
+# The log of this run goes to a path of its own (several runs may share the
+# machine); it is kept after the run and its path printed.
+log=$(mktemp "${TMPDIR:-/tmp}/mhsm-test.XXXXXX.log")
+echo "log: $log"
+go test -race -count=1 -timeout 30m ./... 2>&1 | tee "$log"

@@ -21,9 +21,10 @@ type gobj = map[string]any
 // prints its result.
 func graphCmd(use, short string, setup func(*cobra.Command), fn func(ctx context.Context, s *client.Session) (any, error)) *cobra.Command {
 	var out output
+	var cf connFlags
 	cmd := &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := client.Open()
+			s, err := cf.session(nil)
 			if err != nil {
 				return err
 			}
@@ -36,6 +37,7 @@ func graphCmd(use, short string, setup func(*cobra.Command), fn func(ctx context
 	if setup != nil {
 		setup(cmd)
 	}
+	cf.bind(cmd, false)
 	out.bind(cmd)
 	return cmd
 }
@@ -98,7 +100,7 @@ func adUserCmd() *cobra.Command {
 	var name, upn, password, id string
 	var enabled bool
 	cmd.AddCommand(
-		graphCmd("create", "Create a user", func(c *cobra.Command) {
+		graphCmd("create", "Create a user.", func(c *cobra.Command) {
 			c.Flags().StringVar(&name, "display-name", "", "display name")
 			c.Flags().StringVar(&upn, "user-principal-name", "", "user principal name, name@<verified domain>")
 			c.Flags().StringVar(&password, "password", "", "password")
@@ -113,13 +115,13 @@ func adUserCmd() *cobra.Command {
 			delete(v, "@odata.context")
 			return v, err
 		}),
-		graphCmd("show", "Show a user", func(c *cobra.Command) {
+		graphCmd("show", "Show a user.", func(c *cobra.Command) {
 			c.Flags().StringVar(&id, "id", "", "object id or user principal name")
 			_ = c.MarkFlagRequired("id")
 		}, func(ctx context.Context, s *client.Session) (any, error) {
 			return get(ctx, s, "/v1.0/users/"+url.PathEscape(id))
 		}),
-		graphCmd("list", "List users", func(c *cobra.Command) {
+		graphCmd("list", "List users.", func(c *cobra.Command) {
 			c.Flags().StringVar(&name, "display-name", "", "only users with this display name")
 			c.Flags().StringVar(&upn, "upn", "", "only the user with this user principal name")
 		}, func(ctx context.Context, s *client.Session) (any, error) {
@@ -132,7 +134,7 @@ func adUserCmd() *cobra.Command {
 			}
 			return list(ctx, s, "/v1.0/users", strings.Join(f, " and "))
 		}),
-		graphCmd("update", "Enable or disable a user, or set its password", func(c *cobra.Command) {
+		graphCmd("update", "Enable or disable a user, or set its password.", func(c *cobra.Command) {
 			c.Flags().StringVar(&id, "id", "", "object id or user principal name")
 			c.Flags().BoolVar(&enabled, "account-enabled", true, "whether the user may sign in")
 			c.Flags().StringVar(&password, "password", "", "new password")
@@ -144,7 +146,7 @@ func adUserCmd() *cobra.Command {
 			}
 			return nil, s.Graph(ctx, "PATCH", "/v1.0/users/"+url.PathEscape(id), body, nil)
 		}),
-		graphCmd("delete", "Delete a user", func(c *cobra.Command) {
+		graphCmd("delete", "Delete a user.", func(c *cobra.Command) {
 			c.Flags().StringVar(&id, "id", "", "object id or user principal name")
 			_ = c.MarkFlagRequired("id")
 		}, func(ctx context.Context, s *client.Session) (any, error) {
@@ -162,7 +164,7 @@ func adGroupCmd() *cobra.Command {
 		_ = c.MarkFlagRequired("group")
 	}
 	cmd.AddCommand(
-		graphCmd("create", "Create a security group", func(c *cobra.Command) {
+		graphCmd("create", "Create a security group.", func(c *cobra.Command) {
 			c.Flags().StringVar(&name, "display-name", "", "display name")
 			c.Flags().StringVar(&nick, "mail-nickname", "", "mail nickname")
 			c.Flags().StringVar(&desc, "description", "", "description")
@@ -177,14 +179,14 @@ func adGroupCmd() *cobra.Command {
 			delete(v, "@odata.context")
 			return v, err
 		}),
-		graphCmd("show", "Show a group", groupFlag, func(ctx context.Context, s *client.Session) (any, error) {
+		graphCmd("show", "Show a group.", groupFlag, func(ctx context.Context, s *client.Session) (any, error) {
 			id, err := groupID(ctx, s, group)
 			if err != nil {
 				return nil, err
 			}
 			return get(ctx, s, "/v1.0/groups/"+id)
 		}),
-		graphCmd("list", "List groups", func(c *cobra.Command) {
+		graphCmd("list", "List groups.", func(c *cobra.Command) {
 			c.Flags().StringVar(&name, "display-name", "", "only groups with this display name")
 		}, func(ctx context.Context, s *client.Session) (any, error) {
 			f := ""
@@ -193,7 +195,7 @@ func adGroupCmd() *cobra.Command {
 			}
 			return list(ctx, s, "/v1.0/groups", f)
 		}),
-		graphCmd("delete", "Delete a group", groupFlag, func(ctx context.Context, s *client.Session) (any, error) {
+		graphCmd("delete", "Delete a group.", groupFlag, func(ctx context.Context, s *client.Session) (any, error) {
 			id, err := groupID(ctx, s, group)
 			if err != nil {
 				return nil, err
@@ -208,7 +210,7 @@ func adGroupCmd() *cobra.Command {
 		_ = c.MarkFlagRequired("member-id")
 	}
 	mem.AddCommand(
-		graphCmd("add", "Add a member", memberFlags, func(ctx context.Context, s *client.Session) (any, error) {
+		graphCmd("add", "Add a member.", memberFlags, func(ctx context.Context, s *client.Session) (any, error) {
 			id, err := groupID(ctx, s, group)
 			if err != nil {
 				return nil, err
@@ -216,14 +218,14 @@ func adGroupCmd() *cobra.Command {
 			base, _ := s.Profile.ResourceURL("graph")
 			return nil, s.Graph(ctx, "POST", "/v1.0/groups/"+id+"/members/$ref", gobj{"@odata.id": base + "/v1.0/directoryObjects/" + member}, nil)
 		}),
-		graphCmd("remove", "Remove a member", memberFlags, func(ctx context.Context, s *client.Session) (any, error) {
+		graphCmd("remove", "Remove a member.", memberFlags, func(ctx context.Context, s *client.Session) (any, error) {
 			id, err := groupID(ctx, s, group)
 			if err != nil {
 				return nil, err
 			}
 			return nil, s.Graph(ctx, "DELETE", "/v1.0/groups/"+id+"/members/"+url.PathEscape(member)+"/$ref", nil, nil)
 		}),
-		graphCmd("list", "List direct members", groupFlag, func(ctx context.Context, s *client.Session) (any, error) {
+		graphCmd("list", "List direct members.", groupFlag, func(ctx context.Context, s *client.Session) (any, error) {
 			id, err := groupID(ctx, s, group)
 			if err != nil {
 				return nil, err
@@ -245,7 +247,7 @@ func adAppCmd() *cobra.Command {
 		_ = c.MarkFlagRequired("id")
 	}
 	cmd.AddCommand(
-		graphCmd("create", "Register an application", func(c *cobra.Command) {
+		graphCmd("create", "Register an application.", func(c *cobra.Command) {
 			c.Flags().StringVar(&name, "display-name", "", "display name")
 			c.Flags().BoolVar(&public, "is-fallback-public-client", false, "let users sign in through it with a password (public client)")
 			_ = c.MarkFlagRequired("display-name")
@@ -255,10 +257,10 @@ func adAppCmd() *cobra.Command {
 			delete(v, "@odata.context")
 			return v, err
 		}),
-		graphCmd("show", "Show an application", idFlag, func(ctx context.Context, s *client.Session) (any, error) {
+		graphCmd("show", "Show an application.", idFlag, func(ctx context.Context, s *client.Session) (any, error) {
 			return get(ctx, s, "/v1.0/applications/"+url.PathEscape(id))
 		}),
-		graphCmd("list", "List applications", func(c *cobra.Command) {
+		graphCmd("list", "List applications.", func(c *cobra.Command) {
 			c.Flags().StringVar(&name, "display-name", "", "only applications with this display name")
 		}, func(ctx context.Context, s *client.Session) (any, error) {
 			f := ""
@@ -267,12 +269,12 @@ func adAppCmd() *cobra.Command {
 			}
 			return list(ctx, s, "/v1.0/applications", f)
 		}),
-		graphCmd("delete", "Delete an application and its service principal", idFlag, func(ctx context.Context, s *client.Session) (any, error) {
+		graphCmd("delete", "Delete an application and its service principal.", idFlag, func(ctx context.Context, s *client.Session) (any, error) {
 			return nil, s.Graph(ctx, "DELETE", "/v1.0/applications/"+url.PathEscape(id), nil, nil)
 		}),
 	)
 	cred := &cobra.Command{Use: "credential", Short: "Application credentials"}
-	cred.AddCommand(graphCmd("reset", "Add a client secret (shown once)", func(c *cobra.Command) {
+	cred.AddCommand(graphCmd("reset", "Add a client secret (shown once).", func(c *cobra.Command) {
 		idFlag(c)
 		c.Flags().IntVar(&years, "years", 1, "years the secret is valid")
 	}, func(ctx context.Context, s *client.Session) (any, error) {
@@ -306,7 +308,7 @@ func adSPCmd() *cobra.Command {
 		_ = c.MarkFlagRequired("id")
 	}
 	cmd.AddCommand(
-		graphCmd("create", "Create the service principal of an application", idFlag, func(ctx context.Context, s *client.Session) (any, error) {
+		graphCmd("create", "Create the service principal of an application.", idFlag, func(ctx context.Context, s *client.Session) (any, error) {
 			var app gobj
 			if err := s.Graph(ctx, "GET", "/v1.0/applications/"+url.PathEscape(id), nil, &app); err != nil {
 				return nil, err
@@ -316,7 +318,7 @@ func adSPCmd() *cobra.Command {
 			delete(v, "@odata.context")
 			return v, err
 		}),
-		graphCmd("create-for-rbac", "Register an application with a service principal and a client secret", func(c *cobra.Command) {
+		graphCmd("create-for-rbac", "Register an application with a service principal and a client secret.", func(c *cobra.Command) {
 			c.Flags().StringVarP(&name, "name", "n", "", "display name")
 			c.Flags().IntVar(&years, "years", 1, "years the secret is valid")
 			_ = c.MarkFlagRequired("name")
@@ -337,10 +339,10 @@ func adSPCmd() *cobra.Command {
 			out.(gobj)["objectId"] = sp["id"]
 			return out, nil
 		}),
-		graphCmd("show", "Show a service principal", idFlag, func(ctx context.Context, s *client.Session) (any, error) {
+		graphCmd("show", "Show a service principal.", idFlag, func(ctx context.Context, s *client.Session) (any, error) {
 			return get(ctx, s, "/v1.0/servicePrincipals/"+url.PathEscape(id))
 		}),
-		graphCmd("list", "List service principals", func(c *cobra.Command) {
+		graphCmd("list", "List service principals.", func(c *cobra.Command) {
 			c.Flags().StringVar(&name, "display-name", "", "only service principals with this display name")
 		}, func(ctx context.Context, s *client.Session) (any, error) {
 			f := ""
@@ -349,39 +351,8 @@ func adSPCmd() *cobra.Command {
 			}
 			return list(ctx, s, "/v1.0/servicePrincipals", f)
 		}),
-		graphCmd("delete", "Delete a service principal (the application stays)", idFlag, func(ctx context.Context, s *client.Session) (any, error) {
+		graphCmd("delete", "Delete a service principal (the application stays).", idFlag, func(ctx context.Context, s *client.Session) (any, error) {
 			return nil, s.Graph(ctx, "DELETE", "/v1.0/servicePrincipals/"+url.PathEscape(id), nil, nil)
-		}),
-	)
-	return cmd
-}
-
-func identityCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "identity", Short: "User-assigned managed identities"}
-	var name string
-	nameFlag := func(c *cobra.Command) {
-		c.Flags().StringVarP(&name, "name", "n", "", "identity name")
-		_ = c.MarkFlagRequired("name")
-	}
-	cmd.AddCommand(
-		graphCmd("create", "Create a managed identity; prints its identity header once", nameFlag, func(ctx context.Context, s *client.Session) (any, error) {
-			var v gobj
-			err := s.Graph(ctx, "POST", "/mhsm/managedIdentities", gobj{"name": name}, &v)
-			return v, err
-		}),
-		graphCmd("show", "Show a managed identity", nameFlag, func(ctx context.Context, s *client.Session) (any, error) {
-			return get(ctx, s, "/mhsm/managedIdentities/"+url.PathEscape(name))
-		}),
-		graphCmd("list", "List managed identities", nil, func(ctx context.Context, s *client.Session) (any, error) {
-			return list(ctx, s, "/mhsm/managedIdentities", "")
-		}),
-		graphCmd("delete", "Delete a managed identity", nameFlag, func(ctx context.Context, s *client.Session) (any, error) {
-			return nil, s.Graph(ctx, "DELETE", "/mhsm/managedIdentities/"+url.PathEscape(name), nil, nil)
-		}),
-		graphCmd("reset-header", "Replace the identity header (the old one stops working); prints it once", nameFlag, func(ctx context.Context, s *client.Session) (any, error) {
-			var v gobj
-			err := s.Graph(ctx, "POST", "/mhsm/managedIdentities/"+url.PathEscape(name)+"/resetHeader", nil, &v)
-			return v, err
 		}),
 	)
 	return cmd

@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -138,10 +137,11 @@ func auditVerifyCmd() *cobra.Command {
 	var src logSource
 	var pubFile string
 	var allowTail, asJSON bool
+	var out output
 	var maxAge time.Duration
 	cmd := &cobra.Command{
 		Use:   "verify",
-		Short: "Verify audit logs: hash chain, signed checkpoints, nothing modified, deleted, inserted, reordered or cut off",
+		Short: "Verify audit logs: hash chain, signed checkpoints, nothing modified, deleted, inserted, reordered or cut off.",
 		Long: `Verify checks every line of each chain: seq numbers without gaps, each line's
 prevHash equal to the SHA-256 of the line before, and the Ed25519 signature of
 every checkpoint. Lines after the last valid checkpoint are an unverified tail
@@ -176,8 +176,15 @@ copy, or use --max-age on a log of a busy HSM.`,
 					return err
 				}
 			}
+			if asJSON {
+				out.format = "json"
+			}
+			// The default is the report a person reads; -o json|tsv|table
+			// with --query gives the reports as data.
+			report := out.format == "table" && out.query == ""
 			failed := false
-			var reports []*audit.Report
+			reports := []verifyView{}
+			var raw []*audit.Report // for the per-HSM merge of several nodes
 			for _, s := range srcs {
 				r, err := s.Verify(cmd.Context(), pub)
 				if err != nil {
@@ -193,20 +200,19 @@ copy, or use --max-age on a log of a busy HSM.`,
 					ok = false
 				}
 				failed = failed || !ok
-				reports = append(reports, r)
-				if !asJSON {
+				reports = append(reports, reportView(r, ok))
+				raw = append(raw, r)
+				if report {
 					printReport(cmd.OutOrStdout(), s, r, ok)
 				}
 			}
-			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(reports); err != nil {
+			if !report {
+				if err := out.print(cmd.OutOrStdout(), reports); err != nil {
 					return err
 				}
 			}
-			if len(src.nodes) > 1 && !asJSON {
-				printMerged(cmd.OutOrStdout(), srcs, reports, allowTail) // auditnodes.go
+			if len(src.nodes) > 1 && report { // the person's report only: -o json|tsv stays data
+				printMerged(cmd.OutOrStdout(), srcs, raw, allowTail) // auditnodes.go
 			}
 			if failed {
 				return errors.New("audit verification failed")
@@ -219,8 +225,45 @@ copy, or use --max-age on a log of a busy HSM.`,
 	f.StringVar(&pubFile, "public-key", "", "PEM public key (or the JSON of GET /mhsm/audit/publickey) to pin the checkpoint signatures to")
 	f.BoolVar(&allowTail, "allow-unverified-tail", false, "accept records after the last checkpoint (a log still being written)")
 	f.DurationVar(&maxAge, "max-age", 0, "fail when the last checkpoint is older than this")
-	f.BoolVar(&asJSON, "json", false, "print the reports as JSON")
+	f.BoolVar(&asJSON, "json", false, "same as -o json")
+	_ = f.MarkHidden("json")
+	out.bind(cmd)
+	defaultOutput(cmd, "table")
 	return cmd
+}
+
+// verifyView is one chain's verification as data (-o json).
+type verifyView struct {
+	Chain           string          `json:"chain"`
+	Verdict         string          `json:"verdict"`
+	Lines           int             `json:"lines"`
+	Records         int             `json:"records"`
+	Checkpoints     int             `json:"checkpoints"`
+	FirstSeq        uint64          `json:"firstSeq"`
+	LastSeq         uint64          `json:"lastSeq"`
+	VerifiedThrough uint64          `json:"verifiedThrough"`
+	LastCheckpoint  *time.Time      `json:"lastCheckpoint,omitempty"`
+	KeyID           string          `json:"keyId,omitempty"`
+	Pinned          bool            `json:"pinned"`
+	UnverifiedTail  int             `json:"unverifiedTail"`
+	Duplicates      int             `json:"duplicates"`
+	Problems        []audit.Problem `json:"problems"`
+}
+
+func reportView(r *audit.Report, ok bool) verifyView {
+	v := verifyView{Chain: r.Chain, Verdict: "OK", Lines: r.Lines, Records: r.Records, Checkpoints: r.Checkpoints, FirstSeq: r.FirstSeq,
+		LastSeq: r.LastSeq, VerifiedThrough: r.VerifiedThrough, KeyID: r.KeyID, Pinned: r.Pinned, UnverifiedTail: r.UnverifiedTail,
+		Duplicates: r.Duplicates, Problems: r.Problems}
+	if !ok {
+		v.Verdict = "FAILED"
+	}
+	if !r.LastCheckpoint.IsZero() {
+		v.LastCheckpoint = &r.LastCheckpoint
+	}
+	if v.Problems == nil {
+		v.Problems = []audit.Problem{}
+	}
+	return v
 }
 
 func printReport(w io.Writer, s *audit.Source, r *audit.Report, ok bool) {
@@ -239,6 +282,9 @@ func printReport(w io.Writer, s *audit.Source, r *audit.Report, ok bool) {
 	if r.UnverifiedTail > 0 {
 		fmt.Fprintf(w, "  unverified tail: %d lines after the last valid checkpoint (truncated, or not yet checkpointed)\n", r.UnverifiedTail)
 	}
+	if r.Checkpoints == 0 && r.Lines > 0 {
+		fmt.Fprintln(w, "  no checkpoint yet: the server signs one after --audit-checkpoint-records records, at least every --audit-checkpoint-interval, and at shutdown")
+	}
 	if s.Delivered {
 		fmt.Fprintf(w, "  delivered log of %s; %d repeated lines ignored\n", s.Name, r.Duplicates)
 	}
@@ -250,11 +296,12 @@ func printReport(w io.Writer, s *audit.Source, r *audit.Report, ok bool) {
 func auditQueryCmd() *cobra.Command {
 	var src logSource
 	var f audit.Filter
-	var since, until, output string
+	var since, until string
+	var out output
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "query",
-		Short: "List audit records matching filters, oldest first",
+		Short: "List audit records matching filters, oldest first.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
@@ -263,9 +310,6 @@ func auditQueryCmd() *cobra.Command {
 			}
 			if f.Until, err = parseWhen(until); err != nil {
 				return fmt.Errorf("--until: %w", err)
-			}
-			if output != "table" && output != "json" {
-				return errors.New("--output is table or json")
 			}
 			srcs, err := src.sources(cmd.Context())
 			if err != nil {
@@ -285,26 +329,19 @@ func auditQueryCmd() *cobra.Command {
 			if limit > 0 && len(recs) > limit {
 				recs = recs[len(recs)-limit:]
 			}
-			w := cmd.OutOrStdout()
-			if output == "json" {
-				for _, r := range recs {
-					fmt.Fprintf(w, "%s\n", r.Raw)
+			if out.table() { // the columns a person scans
+				rows := make([]queryRow, len(recs))
+				for i, r := range recs {
+					rows[i] = queryRow{Time: r.Time.Format(time.RFC3339), Operation: r.Operation, ResultType: r.ResultType,
+						Status: r.Status, Caller: firstNonEmpty(r.Caller.UPN, r.Caller.ObjectID, "-"), CallerIP: r.CallerIP, ID: r.ID}
 				}
-				return nil
+				return out.print(cmd.OutOrStdout(), rows)
 			}
-			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "TIME\tOPERATION\tRESULT\tSTATUS\tCALLER\tCALLER IP\tREQUEST ID")
-			for _, r := range recs {
-				caller := r.Caller.ObjectID
-				if r.Caller.UPN != "" {
-					caller = r.Caller.UPN
-				}
-				if caller == "" {
-					caller = "-"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.Time.Format(time.RFC3339), r.Operation, r.ResultType, r.Status, caller, r.CallerIP, r.ID)
+			raw := make([]json.RawMessage, len(recs)) // the records as stored
+			for i, r := range recs {
+				raw[i] = r.Raw
 			}
-			return tw.Flush()
+			return out.print(cmd.OutOrStdout(), raw)
 		},
 	}
 	src.flags(cmd)
@@ -315,9 +352,31 @@ func auditQueryCmd() *cobra.Command {
 	fl.StringVar(&f.Operation, "operation", "", "operationName, e.g. KeySign, RoleAssignmentCreate, Authentication")
 	fl.StringVar(&f.Result, "result", "", "Success or Failure, an HTTP status (403) or a result signature (Forbidden)")
 	fl.StringVar(&f.RequestID, "request-id", "", "the x-ms-request-id of one request")
-	fl.StringVar(&output, "output", "table", "table or json (the records as stored, one per line)")
 	fl.IntVar(&limit, "limit", 0, "only the last N matches")
+	out.bind(cmd)
+	defaultOutput(cmd, "table")
+	cmd.Long = "The table shows the time, operation, result, HTTP status, caller, caller IP and request id\nof each record; -o json gives the records as stored (Azure's AuditEvent schema)."
 	return cmd
+}
+
+// queryRow is one record in audit query's table.
+type queryRow struct {
+	Time       string `json:"time"`
+	Operation  string `json:"operationName"`
+	ResultType string `json:"resultType"`
+	Status     int    `json:"status"`
+	Caller     string `json:"caller"`
+	CallerIP   string `json:"callerIpAddress"`
+	ID         string `json:"id"`
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
 }
 
 // parseWhen reads "" (no bound), a duration ago ("90m", "24h", "7d") or an
@@ -357,7 +416,7 @@ func auditPublicKeyCmd() *cobra.Command {
 	var dir string
 	cmd := &cobra.Command{
 		Use:   "public-key",
-		Short: "Print an HSM's audit signing public key (PEM), to pin with 'audit verify --public-key'",
+		Short: "Print an HSM's audit signing public key (PEM), to pin with 'audit verify --public-key'.",
 		Long: `With --dir, the copy the server keeps next to the chain (<dir>/<hsm>/publickey.pem):
 convenient on the server host, but whoever can rewrite the log can rewrite it too.
 Otherwise the key is fetched from the HSM (GET /mhsm/audit/publickey, which needs

@@ -66,6 +66,14 @@ func TestAuditAndExpiryCLI(t *testing.T) {
 	if out := mustCLI(t, append([]string{"keyvault", "key", "list-expiring", "--within", "90d"}, conn...)...); !strings.Contains(out, "k-later") || strings.Contains(out, "k-none") {
 		t.Fatalf("list-expiring 90d:\n%s", out)
 	}
+	// Durations are in days (9: ten days less the seconds since creation),
+	// and -o/--query work as everywhere.
+	if out := mustCLI(t, append([]string{"keyvault", "key", "list-expiring", "--within", "90d", "--query", "[?name=='k-soon'].daysLeft", "-o", "tsv"}, conn...)...); strings.TrimSpace(out) != "9" {
+		t.Fatalf("list-expiring daysLeft: %q", out)
+	}
+	if out := mustCLI(t, append([]string{"keyvault", "key", "list-expiring", "--within", "30d"}, conn...)...); !strings.Contains(out, "DaysLeft") || strings.Contains(out, "h0m0s") {
+		t.Fatalf("list-expiring table:\n%s", out)
+	}
 
 	pem := mustCLI(t, append([]string{"audit", "public-key", "--hsm-name", "dev"}, conn...)...)
 	if _, err := audit.ParsePublicKey([]byte(pem)); err != nil {
@@ -95,7 +103,7 @@ func TestAuditAndExpiryCLI(t *testing.T) {
 	}
 
 	q := func(args ...string) []string {
-		out := mustCLI(t, append([]string{"audit", "query", "--dir", auditDir, "--output", "json"}, args...)...)
+		out := mustCLI(t, append([]string{"audit", "query", "--dir", auditDir, "-o", "tsv", "--query", "[].id"}, args...)...)
 		return strings.Fields(strings.TrimSpace(out))
 	}
 	if n := len(q("--hsm-name", "dev", "--operation", "KeyCreate")); n != 3 {

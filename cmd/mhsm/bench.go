@@ -26,13 +26,18 @@ type benchOptions struct {
 	conns, rounds                        int
 	duration, warmup                     time.Duration
 	noRaw, noHalf                        bool
+	spawn                                bool
+	clients, connsList                   string
+	peer                                 bool
+	serverArgs                           []string
+	peerURL, peerToken, peerCA           string
 }
 
 func benchCmd() *cobra.Command {
 	var o benchOptions
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Load a server per operation and compare with the raw crypto ceiling and the no-crypto floor",
+		Short: "Load a server per operation and compare with the raw crypto ceiling and the no-crypto floor.",
 		Long: `bench drives a running mhsm (--dev-json, or --url with --token or client
 credentials) or one it starts in-process (--self, in a temporary data dir)
 with -c keep-alive HTTPS connections for -d per operation, then paces each
@@ -67,7 +72,7 @@ use and reused afterwards.`,
 	f.StringVar(&o.clientID, "client-id", "", "client id for client credentials")
 	f.StringVar(&o.secret, "client-secret", "", "client secret for client credentials")
 	f.StringVar(&o.authority, "authority", "", "authority host (default: https://login.<domain>:<port> of --url)")
-	f.StringVar(&o.connect, "connect", "", "host:port to dial instead of resolving the URL's host (*.localhost dials 127.0.0.1)")
+	f.StringVar(&o.connect, "connect", os.Getenv("MHSM_CONNECT"), "host:port to dial instead of resolving the URL's host (env MHSM_CONNECT; *.localhost dials 127.0.0.1)")
 	f.IntVarP(&o.conns, "conns", "c", 64, "keep-alive connections")
 	f.DurationVarP(&o.duration, "duration", "d", 10*time.Second, "measured time per operation and phase")
 	f.IntVar(&o.rounds, "rounds", 1, "split each operation's raw, full-stack and audit-off phases into this many interleaved slices (steadier ratios on a shared machine)")
@@ -78,6 +83,14 @@ use and reused afterwards.`,
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "with --self: profile each operation, write DIR/<op>.pprof and report the breakdown")
 	f.BoolVar(&o.noRaw, "no-raw", false, "skip the raw library ceiling")
 	f.BoolVar(&o.noHalf, "no-half", false, "skip the run paced at 50 % of the maximum")
+	f.BoolVar(&o.spawn, "spawn", false, "start `mhsm server --dev` with its default flags as a child process (temporary data dir) and measure its CPU per request")
+	f.StringArrayVar(&o.serverArgs, "server-arg", nil, "with --spawn: an extra flag for the server, e.g. --server-arg=--http2 (repeatable)")
+	f.StringVar(&o.clients, "clients", "", "run the client matrix instead: comma-separated client modes (minimal, std, azkeys; all) at each --conns-list count")
+	f.StringVar(&o.connsList, "conns-list", "1,16,64", "with --clients: connection counts")
+	f.BoolVar(&o.peer, "peer", false, "compare with OpenBao Transit side by side (std client, -c connections): --peer-url/--peer-token/--peer-ca, or without --peer-url the figures recorded on this machine type, scaled by this run's raw ceiling")
+	f.StringVar(&o.peerURL, "peer-url", "", "with --peer: OpenBao address, e.g. https://127.0.0.1:8299")
+	f.StringVar(&o.peerToken, "peer-token", "", "with --peer: OpenBao token")
+	f.StringVar(&o.peerCA, "peer-ca", "", "with --peer: PEM CA of OpenBao's certificate")
 	return cmd
 }
 
@@ -102,7 +115,15 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 		return errors.New("--audit and --audit-compare need --self")
 	}
 	var target, auditOff *bench.Target
+	var serverPID int
 	switch {
+	case o.spawn:
+		stop, t, pid, err := spawnServer(ctx, o.serverArgs)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		target, serverPID = t, pid
 	case o.self:
 		stop, t, err := startSelf(ctx, o.selfThrottle, o.audit, o.commitInterval)
 		if err != nil {
@@ -132,7 +153,13 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 			return err
 		}
 	default:
-		return errors.New("give --self, --dev-json or --url")
+		return errors.New("give --spawn, --self, --dev-json or --url")
+	}
+	if o.clients != "" {
+		return runClientMatrix(cmd, o, target, ops, serverPID)
+	}
+	if o.peer {
+		return runPeer(cmd, o, target)
 	}
 	if o.cpuProfile != "" {
 		if err := os.MkdirAll(o.cpuProfile, 0o755); err != nil {
@@ -140,7 +167,8 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 		}
 	}
 	rep, err := bench.Run(ctx, bench.Config{Target: target, Ops: ops, Conns: o.conns, Duration: o.duration, Rounds: o.rounds, Warmup: o.warmup,
-		NoRaw: o.noRaw, NoHalf: o.noHalf, AuditOff: auditOff, Profile: o.cpuProfile != "", ProfileDir: o.cpuProfile, Log: cmd.ErrOrStderr()})
+		NoRaw: o.noRaw, NoHalf: o.noHalf, AuditOff: auditOff, Profile: o.cpuProfile != "", ProfileDir: o.cpuProfile,
+		Log: newProgress(cmd, "bench").Log()}) // progress.go: phase lines on a terminal only
 	if err != nil {
 		return err
 	}
@@ -190,8 +218,8 @@ func startSelf(ctx context.Context, keepThrottle, audit bool, commitInterval tim
 	cfg.Addr, cfg.DataDir, cfg.Dev = "127.0.0.1:0", dir, true
 	cfg.Audit.Off, cfg.Audit.CommitInterval = !audit, commitInterval
 	if !keepThrottle {
-		// Admission limits are policy, not cost: raise them out of reach.
-		cfg.ThrottleHSMRate, cfg.ThrottlePrincipalRate = 1e12, 1e12
+		// Admission is policy, not cost: switch it off.
+		cfg.ThrottleCapacity, cfg.ThrottleHSMRate, cfg.ThrottlePrincipalRate = 0, 0, 0
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a, err := app.New(sctx, cfg)

@@ -32,7 +32,7 @@ func groupPath(c *mgmtConn, name string) (string, error) {
 func groupCreateCmd() *cobra.Command {
 	var c mgmtConn
 	var name, location string
-	cmd := connCmd(&cobra.Command{Use: "create", Short: "Create or update a resource group"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "create", Short: "Create or update a resource group."}, &c, func(ctx context.Context) error {
 		p, err := groupPath(&c, name)
 		if err != nil {
 			return err
@@ -54,7 +54,7 @@ func groupCreateCmd() *cobra.Command {
 func groupShowCmd() *cobra.Command {
 	var c mgmtConn
 	var name string
-	cmd := connCmd(&cobra.Command{Use: "show", Short: "Show a resource group"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "show", Short: "Show a resource group."}, &c, func(ctx context.Context) error {
 		p, err := groupPath(&c, name)
 		if err != nil {
 			return err
@@ -71,7 +71,7 @@ func groupShowCmd() *cobra.Command {
 
 func groupListCmd() *cobra.Command {
 	var c mgmtConn
-	return connCmd(&cobra.Command{Use: "list", Short: "List the resource groups you may read"}, &c, func(ctx context.Context) error {
+	return connCmd(&cobra.Command{Use: "list", Short: "List the resource groups you may read."}, &c, func(ctx context.Context) error {
 		sub, err := c.sub()
 		if err != nil {
 			return err
@@ -88,7 +88,7 @@ func groupDeleteCmd() *cobra.Command {
 	var c mgmtConn
 	var name string
 	var yes bool
-	cmd := connCmd(&cobra.Command{Use: "delete", Short: "Delete a resource group and everything in it (its HSMs are soft-deleted)"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "delete", Short: "Delete a resource group and everything in it (its HSMs are soft-deleted)."}, &c, func(ctx context.Context) error {
 		p, err := groupPath(&c, name)
 		if err != nil {
 			return err

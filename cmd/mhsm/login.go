@@ -19,28 +19,39 @@ import (
 func loginCmd() *cobra.Command {
 	var (
 		p                     client.Profile
-		sp, identity          bool
+		sp, identity, device  bool
 		password, devJSON     string
 		out                   output
 		identityEP, identity2 string
 	)
 	cmd := &cobra.Command{
 		Use:   "login",
-		Short: "Sign in: a service principal (secret or certificate), a user, or a managed identity",
+		Short: "Sign in: a service principal (secret or certificate), a user, or a managed identity.",
 		Example: `  mhsm login --service-principal -u <appId> -p <secret> --tenant <tenant>
   mhsm login --service-principal -u <appId> --certificate cert.pem --tenant <tenant>
   mhsm login -u ada@mhsm.localhost -p '…'
+  mhsm login --use-device-code --tenant mhsm.localhost
   mhsm login --identity        (uses IDENTITY_ENDPOINT and IDENTITY_HEADER)
   mhsm login --dev-json ./mhsm-data/dev.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if devJSON != "" {
-				if err := fromDevJSON(devJSON, &p, &password); err != nil {
+				d, _, err := devProfile(devJSON) // conn.go: client.Dev
+				if err != nil {
 					return err
+				}
+				p.TenantID, p.Authority, p.Username, password = d.TenantID, d.Authority, d.ClientID, d.Secret
+				if p.CAFile == "" {
+					p.CAFile = d.CAFile
 				}
 				sp = true
 			}
 			switch {
+			case device:
+				p.Kind = client.KindUser
+				if p.TenantID == "" {
+					return errors.New("--use-device-code needs --tenant (tenant id or verified domain)")
+				}
 			case identity:
 				p.Kind, p.IdentityEndpoint, p.IdentityHeader = client.KindIdentity, identityEP, identity2
 				if p.IdentityEndpoint == "" || p.IdentityHeader == "" {
@@ -73,7 +84,12 @@ func loginCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := client.Login(cmd.Context(), &p, password, graph); err != nil {
+			if device {
+				err = client.LoginDeviceCode(cmd.Context(), &p, graph, cmd.ErrOrStderr())
+			} else {
+				err = client.Login(cmd.Context(), &p, password, graph)
+			}
+			if err != nil {
 				return err
 			}
 			s, err := client.Open()
@@ -103,6 +119,7 @@ func loginCmd() *cobra.Command {
 	f.StringVarP(&p.Username, "username", "u", "", "user principal name, or the appId with --service-principal")
 	f.StringVarP(&password, "password", "p", "", "password or client secret")
 	f.StringVar(&p.CertFile, "certificate", "", "PEM file with a certificate and its private key (service principal)")
+	f.BoolVar(&device, "use-device-code", false, "sign a user in with a code entered on the login page in a browser (device-code flow)")
 	f.BoolVar(&identity, "identity", false, "sign in as the managed identity of IDENTITY_ENDPOINT/IDENTITY_HEADER")
 	f.StringVar(&identityEP, "identity-endpoint", os.Getenv("IDENTITY_ENDPOINT"), "managed identity endpoint (env IDENTITY_ENDPOINT)")
 	f.StringVar(&identity2, "identity-header", os.Getenv("IDENTITY_HEADER"), "managed identity header (env IDENTITY_HEADER)")
@@ -112,25 +129,15 @@ func loginCmd() *cobra.Command {
 	return cmd
 }
 
-func fromDevJSON(path string, p *client.Profile, secret *string) error {
-	d, err := client.ReadDev(path)
-	if err != nil {
-		return err
-	}
-	p.TenantID, p.Authority, p.Username, p.CAFile = d.TenantID, strings.TrimRight(d.AuthorityHost, "/"), d.ClientID, d.CAFile
-	*secret = d.ClientSecret
-	return nil
-}
-
 func logoutCmd() *cobra.Command {
-	return &cobra.Command{Use: "logout", Short: "Forget the signed-in account and its tokens", Args: cobra.NoArgs,
+	return &cobra.Command{Use: "logout", Short: "Forget the signed-in account and its tokens.", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error { return client.Logout() }}
 }
 
 func accountCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "account", Short: "The signed-in account"}
 	var out output
-	show := &cobra.Command{Use: "show", Short: "Show the signed-in account (no secrets)", Args: cobra.NoArgs,
+	show := &cobra.Command{Use: "show", Short: "Show the signed-in account (no secrets).", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := client.LoadProfile()
 			if err != nil {
@@ -146,7 +153,7 @@ func accountCmd() *cobra.Command {
 	out.bind(show)
 	var out2 output
 	var resource, resourceType string
-	tok := &cobra.Command{Use: "get-access-token", Short: "Print an access token for a resource", Args: cobra.NoArgs,
+	tok := &cobra.Command{Use: "get-access-token", Short: "Print an access token for a resource.", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := client.Open()
 			if err != nil {

@@ -70,8 +70,12 @@ func TestManagementCLI(t *testing.T) {
 		t.Fatalf("role definition list: %q", got)
 	}
 	c.must("role", "assignment", "create", "--assignee-object-id", g.ID, "--assignee-principal-type", "Group", "--role", "Managed HSM Contributor", "--scope", rg)
-	if got := c.must("role", "assignment", "list", "--scope", rg, "--assignee", g.ID, "--query", "[].properties.scope", "-o", "tsv"); got != rg {
+	if got := c.must("role", "assignment", "list", "--scope", rg, "--assignee", g.ID, "--query", "[].scope", "-o", "tsv"); got != rg {
 		t.Fatalf("role assignment list: %q", got)
+	}
+	// Flattened as az prints it: the principal and the role named.
+	if got := c.must("role", "assignment", "list", "--scope", rg, "--assignee", g.ID, "--query", "[].[principalName, principalType, roleDefinitionName]", "-o", "tsv"); got != "Contoso Security Team\tGroup\tManaged HSM contributor" {
+		t.Fatalf("role assignment list, flattened: %q", got)
 	}
 	if _, err := c.run("role", "assignment", "create", "--assignee-object-id", g.ID, "--assignee-principal-type", "User", "--role", "Reader", "--scope", rg); err == nil ||
 		!strings.Contains(err.Error(), "UnmatchedPrincipalType") {

@@ -37,7 +37,7 @@ func diagPath(resource, name string) (string, error) {
 func diagCreateCmd() *cobra.Command {
 	var c mgmtConn
 	var name, resource, logs, metrics, storage string
-	cmd := connCmd(&cobra.Command{Use: "create", Short: "Create or update a diagnostic setting"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "create", Short: "Create or update a diagnostic setting."}, &c, func(ctx context.Context) error {
 		if name == "" || logs == "" || storage == "" {
 			return errors.New("--name, --logs and --storage-account are required")
 		}
@@ -76,7 +76,7 @@ func diagCreateCmd() *cobra.Command {
 func diagShowCmd() *cobra.Command {
 	var c mgmtConn
 	var name, resource string
-	cmd := connCmd(&cobra.Command{Use: "show", Short: "Show a diagnostic setting"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "show", Short: "Show a diagnostic setting."}, &c, func(ctx context.Context) error {
 		p, err := diagPath(resource, name)
 		if err != nil || name == "" {
 			return errors.Join(err, errors.New("--name and --resource are required"))
@@ -95,7 +95,7 @@ func diagShowCmd() *cobra.Command {
 func diagListCmd() *cobra.Command {
 	var c mgmtConn
 	var resource string
-	cmd := connCmd(&cobra.Command{Use: "list", Short: "List a resource's diagnostic settings"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "list", Short: "List a resource's diagnostic settings."}, &c, func(ctx context.Context) error {
 		p, err := diagPath(resource, "")
 		if err != nil {
 			return err
@@ -113,7 +113,7 @@ func diagListCmd() *cobra.Command {
 func diagDeleteCmd() *cobra.Command {
 	var c mgmtConn
 	var name, resource string
-	cmd := connCmd(&cobra.Command{Use: "delete", Short: "Delete a diagnostic setting"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "delete", Short: "Delete a diagnostic setting."}, &c, func(ctx context.Context) error {
 		if name == "" {
 			return errors.New("--name is required")
 		}

@@ -13,17 +13,45 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// output is az's output handling, shared by command groups: -o/--output
+// output is az's output handling, shared by every command: -o/--output
 // json|jsonc|table|tsv|none and --query (JMESPath). Bind it to a command
-// with bind, print results with print.
+// with bind, print results with print. A command's table columns (what a
+// person scans) are registered by command path in tables.go; without
+// them a table shows the top-level scalar fields, as az's does.
 type output struct {
 	format string
 	query  string
+	cmd    *cobra.Command
 }
 
 func (o *output) bind(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&o.format, "output", "o", "json", "output format: json, jsonc, table, tsv or none")
 	cmd.Flags().StringVar(&o.query, "query", "", "JMESPath query applied to the result, e.g. \"[].id\" or id")
+	o.cmd = cmd
+	markGlobal(cmd, "output", "query") // help.go
+}
+
+// defaultOutput changes a command's default -o (after bind): commands
+// whose result is mostly read by people default to table.
+func defaultOutput(cmd *cobra.Command, format string) {
+	f := cmd.Flags().Lookup("output")
+	_ = f.Value.Set(format)
+	f.DefValue = format
+}
+
+// columns are the command's registered table columns (tables.go), if any.
+func (o *output) columns() []column {
+	if o.cmd == nil {
+		return nil
+	}
+	return tableColumns[strings.TrimPrefix(o.cmd.CommandPath(), "mhsm ")]
+}
+
+// table reports whether the output is a table of the command's registered
+// columns (-o table, no --query): commands may then add fields the columns
+// show (e.g. a key's version count).
+func (o *output) table() bool {
+	return o.format == "table" && o.query == "" && o.columns() != nil
 }
 
 // print writes v (any JSON-encodable value) after the query, in the
@@ -53,6 +81,9 @@ func (o *output) print(w io.Writer, v any) error {
 	case "tsv":
 		return writeTSV(w, data)
 	case "table":
+		if cols := o.columns(); cols != nil && o.query == "" {
+			return writeColumns(w, data, cols)
+		}
 		return writeTable(w, data)
 	case "none":
 		return nil

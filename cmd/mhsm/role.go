@@ -63,7 +63,7 @@ func resolveRole(ctx context.Context, c *mgmtConn, scope, role string) (string, 
 func roleAssignmentCreateCmd() *cobra.Command {
 	var c mgmtConn
 	var assignee, ptype, role, scope, description string
-	cmd := connCmd(&cobra.Command{Use: "create", Short: "Assign a role to a user, group or service principal at a scope"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "create", Short: "Assign a role to a user, group or service principal at a scope."}, &c, func(ctx context.Context) error {
 		if assignee == "" || role == "" {
 			return errors.New("--assignee-object-id and --role are required")
 		}
@@ -82,12 +82,12 @@ func roleAssignmentCreateCmd() *cobra.Command {
 		if description != "" {
 			props["description"] = description
 		}
-		var out any
+		var out map[string]any
 		if err := c.call(ctx, "PUT", sc+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString(), authorizationAPI,
 			map[string]any{"properties": props}, &out); err != nil {
 			return err
 		}
-		return c.emit(out)
+		return c.emit(flattenAssignments(ctx, &c, []map[string]any{out})[0])
 	})
 	f := cmd.Flags()
 	f.StringVar(&assignee, "assignee-object-id", "", "object id of the user, group or service principal")
@@ -119,12 +119,56 @@ func assignments(ctx context.Context, c *mgmtConn, scope, assignee, roleID strin
 	return out, nil
 }
 
+// flattenAssignments prints ARM role assignments as az role assignment
+// list does: the properties at the top level, with principalName and
+// roleDefinitionName added.
+func flattenAssignments(ctx context.Context, c *mgmtConn, as []map[string]any) []map[string]any {
+	out := make([]map[string]any, 0, len(as))
+	var ids []string
+	roles := map[string]string{}
+	for _, a := range as {
+		flat := map[string]any{}
+		for k, v := range a {
+			if k != "properties" {
+				flat[k] = v
+			}
+		}
+		props, _ := a["properties"].(map[string]any)
+		for k, v := range props {
+			flat[k] = v
+		}
+		id, _ := flat["principalId"].(string)
+		ids = append(ids, id)
+		rd, _ := flat["roleDefinitionId"].(string)
+		if _, ok := roles[rd]; !ok && rd != "" {
+			var def struct {
+				Properties struct{ RoleName string } `json:"properties"`
+			}
+			if err := c.call(ctx, "GET", rd, authorizationAPI, nil, &def); err == nil {
+				roles[rd] = def.Properties.RoleName
+			}
+		}
+		out = append(out, flat)
+	}
+	names := lookupPrincipals(ctx, c.sess, ids)
+	for _, f := range out {
+		id, _ := f["principalId"].(string)
+		rd, _ := f["roleDefinitionId"].(string)
+		f["principalName"] = names[strings.ToLower(id)].name
+		if f["principalType"] == nil || f["principalType"] == "" {
+			f["principalType"] = names[strings.ToLower(id)].kind
+		}
+		f["roleDefinitionName"] = roles[rd]
+	}
+	return out
+}
+
 func lastSegment(id string) string { return id[strings.LastIndex(id, "/")+1:] }
 
 func roleAssignmentListCmd() *cobra.Command {
 	var c mgmtConn
 	var assignee, role, scope string
-	cmd := connCmd(&cobra.Command{Use: "list", Short: "List role assignments at, above and below a scope"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "list", Short: "List role assignments at, above and below a scope."}, &c, func(ctx context.Context) error {
 		sc, err := scopeOr(&c, scope)
 		if err != nil {
 			return err
@@ -139,10 +183,7 @@ func roleAssignmentListCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if out == nil {
-			out = []map[string]any{}
-		}
-		return c.emit(out)
+		return c.emit(flattenAssignments(ctx, &c, out))
 	})
 	f := cmd.Flags()
 	f.StringVar(&assignee, "assignee", "", "only assignments to this object id")
@@ -155,7 +196,7 @@ func roleAssignmentDeleteCmd() *cobra.Command {
 	var c mgmtConn
 	var ids []string
 	var assignee, role, scope string
-	cmd := connCmd(&cobra.Command{Use: "delete", Short: "Delete role assignments by --ids, or by --assignee/--role at --scope"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "delete", Short: "Delete role assignments by --ids, or by --assignee/--role at --scope."}, &c, func(ctx context.Context) error {
 		if len(ids) == 0 {
 			if assignee == "" && role == "" {
 				return errors.New("give --ids, or --assignee and/or --role")
@@ -204,7 +245,7 @@ func roleDefinitionListCmd() *cobra.Command {
 	var c mgmtConn
 	var name, scope string
 	var customOnly bool
-	cmd := connCmd(&cobra.Command{Use: "list", Short: "List role definitions"}, &c, func(ctx context.Context) error {
+	cmd := connCmd(&cobra.Command{Use: "list", Short: "List role definitions."}, &c, func(ctx context.Context) error {
 		sc, err := scopeOr(&c, scope)
 		if err != nil {
 			return err

@@ -19,6 +19,7 @@ import (
 
 	"github.com/mhsm/mhsm/internal/audit"
 	"github.com/mhsm/mhsm/internal/barrier"
+	"github.com/mhsm/mhsm/internal/clock"
 	"github.com/mhsm/mhsm/internal/config"
 	"github.com/mhsm/mhsm/internal/directory"
 	"github.com/mhsm/mhsm/internal/hsm"
@@ -51,6 +52,8 @@ type App struct {
 	tickCtx  context.Context // ends on Close, stopping rotation and purge
 	stopTick context.CancelFunc
 	identity identity
+	clock    *clock.Clock // devclock.go
+	sysKey   *barrier.DataKey
 
 	audit       *audit.Log // audit.go; nil when audit is off
 	delivery    *audit.Delivery
@@ -63,9 +66,6 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
-	}
 	a := &App{Config: &cfg}
 	a.tickCtx, a.stopTick = context.WithCancel(context.Background())
 	ok := false
@@ -74,7 +74,25 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 			a.Close()
 		}
 	}()
+	// Every listener is bound before anything is written: a failed start
+	// (a port in use) leaves no data directory behind.
 	var err error
+	if a.ln, err = listen(cfg.Addr, "--addr"); err != nil {
+		return nil, err
+	}
+	if cfg.OpsAddr != "" {
+		if a.opsLn, err = listen(cfg.OpsAddr, "--ops-addr"); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.MSIAddr != "" {
+		if a.identity.msiLn, err = listen(cfg.MSIAddr, "--msi-addr"); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
 	rootPath := cfg.RootKeyFile
 	var ring *barrier.Keyring
 	if rootPath == "" {
@@ -92,27 +110,32 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	cert, caFile, err := loadOrCreateTLS(cfg.DataDir, cfg.Domain, cfg.TLSCert, cfg.TLSKey)
+	a.sysKey = sysKey
+	cert, caFile, err := loadOrCreateTLS(cfg.DataDir, cfg.ServerNames(), cfg.TLSCert, cfg.TLSKey)
 	if err != nil {
 		return nil, err
 	}
 	a.CAFile = caFile
-	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
-		return nil, err
-	}
 	if _, port, _ := net.SplitHostPort(cfg.Addr); port == "0" && cfg.PublicPort == 0 {
 		cfg.PublicPort = a.ln.Addr().(*net.TCPAddr).Port
 	}
+	a.clock = clock.New(cfg.Dev) // devclock.go: the one business clock; only dev mode moves it
 	dir := directory.NewWithOptions(a.st, directory.Options{SharedLockout: cfg.Store == config.StoreEtcd})
+	dir.SetClock(a.clock.Now)
 	a.dir = dir
 	issuer := token.NewIssuer(a.st, sysKey)
 	loginURL := cfg.URL("login")
 	verifier := token.NewVerifier(issuer, func(tid string) string { return httpapi.IssuerURL(loginURL, tid) })
+	token.SetClock(issuer, verifier, a.clock.Now)
 	a.identity.issuer, a.identity.verifier = issuer, verifier
 	if err := wireIdentity(&cfg, dir, issuer, verifier); err != nil {
 		return nil, err
 	}
-	a.hsms, err = hsm.NewService(ctx, a.st, ring, hsm.Options{BaseURL: func(name string) string { return cfg.URL(name + ".managedhsm") }, Principals: principals{dir}, Groups: principals{dir},
+	backups, err := backupStorage(&cfg)
+	if err != nil {
+		return nil, fmt.Errorf("backup storage: %w", err)
+	}
+	a.hsms, err = hsm.NewService(ctx, a.st, ring, hsm.Options{BaseURL: func(name string) string { return cfg.URL(name + ".managedhsm") }, Principals: principals{dir}, Groups: principals{dir}, Now: a.clock.Now, BackupStorage: backups,
 		AllowSecurityDomainRedownload: cfg.AllowSecurityDomainRedownload,
 		Attestation:                   attestation{issuer: issuer, issuerOf: func(tid string) string { return httpapi.IssuerURL(loginURL, tid) }}})
 	if err != nil {
@@ -130,25 +153,28 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 		a.resourceIDs.lookup.Store(&lookup)
 	}
 	if cfg.Dev {
+		if err := a.seed(ctx, &cfg); err != nil { // devseed.go
+			return nil, fmt.Errorf("dev mode seed: %w", err)
+		}
 		if a.Dev, err = ensureDev(ctx, a.st, sysKey, dir, a.hsms, &cfg, caFile); err != nil {
 			return nil, fmt.Errorf("dev mode: %w", err)
 		}
 		if err := ensureDevManagement(ctx, a.st, a.mgmt, dir, a.Dev); err != nil {
 			return nil, fmt.Errorf("dev mode management: %w", err)
 		}
+		if err := a.devCA(); err != nil { // devca.go
+			return nil, fmt.Errorf("dev mode CA export: %w", err)
+		}
 	}
 	a.followStore() // store.go
 	a.metrics = ops.NewMetrics()
-	if cfg.ThrottleHSMRate > 0 || cfg.ThrottlePrincipalRate > 0 {
+	if cfg.ThrottleCapacity > 0 || cfg.ThrottleHSMRate > 0 || cfg.ThrottlePrincipalRate > 0 {
 		calibrateThrottle()
 	}
 	handler := httpapi.New(httpapi.Deps{Config: &cfg, HSMs: a.hsms, Dir: dir, Issuer: issuer, Verifier: verifier, Mgmt: a.mgmt, Audit: a.auditRecorder(),
-		Metrics: a.metrics, HSMLimit: throttle.New(cfg.ThrottleHSMRate, 2*cfg.ThrottleHSMRate),
-		PrincipalLimit: throttle.New(cfg.ThrottlePrincipalRate, 2*cfg.ThrottlePrincipalRate)})
-	if cfg.OpsAddr != "" {
-		if a.opsLn, err = net.Listen("tcp", cfg.OpsAddr); err != nil {
-			return nil, fmt.Errorf("ops listener: %w", err)
-		}
+		Metrics: a.metrics, Fair: throttle.NewFair(cfg.ThrottleCapacity), HSMLimit: throttle.New(cfg.ThrottleHSMRate, 2*cfg.ThrottleHSMRate),
+		PrincipalLimit: throttle.New(cfg.ThrottlePrincipalRate, 2*cfg.ThrottlePrincipalRate), Dev: a.devDeps()})
+	if a.opsLn != nil {
 		a.opsSrv = &http.Server{Handler: ops.Handler(a.metrics, map[string]ops.Check{
 			"store": func(ctx context.Context) error {
 				return a.st.View(ctx, func(tx store.Tx) error { _, err := tx.List("sys/", "", 1); return err })
@@ -170,8 +196,30 @@ func New(ctx context.Context, cfg config.Server) (*App, error) {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
 	}
+	if cfg.HTTP2 {
+		// Offer h2 in ALPN; the Azure SDKs' default transports take it.
+		var p http.Protocols
+		p.SetHTTP1(true)
+		p.SetHTTP2(true)
+		a.srv.Protocols = &p
+		a.srv.TLSConfig.NextProtos = []string{"h2", "http/1.1"}
+	}
 	ok = true
 	return a, nil
+}
+
+// listen binds addr, or says in one line which flag's address is taken.
+func listen(addr, flag string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		cause := err
+		var se *os.SyscallError
+		if errors.As(err, &se) {
+			cause = se.Err
+		}
+		return nil, fmt.Errorf("cannot listen on %s (%s): %v", addr, flag, cause)
+	}
+	return ln, nil
 }
 
 // Directory returns the identity directory (for tests and tools).
@@ -273,9 +321,9 @@ func systemDataKey(ctx context.Context, st store.Backend, ring *barrier.Keyring)
 // HostsLines returns the /etc/hosts lines that point every mhsm name,
 // including the given HSM names, at 127.0.0.1.
 func HostsLines(cfg *config.Server, hsmNames []string) string {
-	names := []string{"login." + cfg.Domain, "management." + cfg.Domain, "graph." + cfg.Domain}
+	names := []string{cfg.Host("login"), cfg.Host("management"), cfg.Host("graph")}
 	for _, n := range hsmNames {
-		names = append(names, n+".managedhsm."+cfg.Domain)
+		names = append(names, cfg.Host(n+".managedhsm"))
 	}
 	return "127.0.0.1 " + strings.Join(names, " ") + "\n"
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
@@ -49,7 +48,7 @@ func (a attestation) VerifyAttestation(ctx context.Context, raw string) (string,
 		return "", nil, errUntrusted
 	}
 	iss := a.issuerOf(tid)
-	if err := std.ValidateWithLeeway(jwt.Expected{Issuer: iss, Time: time.Now()}, token.Leeway); err != nil || std.Expiry == nil {
+	if err := std.ValidateWithLeeway(jwt.Expected{Issuer: iss, Time: a.issuer.Now()}, token.Leeway); err != nil || std.Expiry == nil {
 		return "", nil, errUntrusted
 	}
 	return iss, claims, nil

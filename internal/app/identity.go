@@ -80,11 +80,13 @@ func (id *identity) listen(cfg *config.Server, h *httpapi.Server) error {
 	if cfg.MSIAddr == "" {
 		return nil
 	}
-	ln, err := net.Listen("tcp", cfg.MSIAddr)
-	if err != nil {
-		return fmt.Errorf("msi listener: %w", err)
+	if id.msiLn == nil { // New binds it first
+		ln, err := net.Listen("tcp", cfg.MSIAddr)
+		if err != nil {
+			return fmt.Errorf("msi listener: %w", err)
+		}
+		id.msiLn = ln
 	}
-	id.msiLn = ln
 	id.msiSrv = &http.Server{Handler: h.MSIHandler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}
 	return nil
@@ -117,6 +119,9 @@ func (id *identity) serve(ctx context.Context, maxAge time.Duration) {
 			}
 			if err := id.issuer.PurgeRefreshTokens(ctx); err != nil && ctx.Err() == nil {
 				slog.Error("refresh token purge", "err", err)
+			}
+			if err := id.issuer.PurgeCodes(ctx); err != nil && ctx.Err() == nil {
+				slog.Error("authorization and device code purge", "err", err)
 			}
 			select {
 			case <-ctx.Done():

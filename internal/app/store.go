@@ -13,10 +13,14 @@ import (
 	"github.com/mhsm/mhsm/internal/store"
 )
 
-// openStore opens the configured backend as a Watchable: bbolt wrapped in
-// the in-process change feed, or etcd with its watch. feedCtx bounds the
-// in-process feed's goroutine.
+// openStore opens the configured backend as a Watchable: bbolt (or, for an
+// ephemeral dev server, memory: config.Validate refuses Ephemeral without
+// Dev) wrapped in the in-process change feed, or etcd with its watch.
+// feedCtx bounds the in-process feed's goroutine.
 func openStore(ctx, feedCtx context.Context, cfg *config.Server) (store.Watchable, error) {
+	if cfg.Ephemeral && cfg.Store != config.StoreEtcd {
+		return store.Notify(feedCtx, store.NewMemory()), nil
+	}
 	if cfg.Store != config.StoreEtcd {
 		b, err := store.OpenBolt(filepath.Join(cfg.DataDir, "mhsm.db"))
 		if err != nil {

@@ -17,18 +17,12 @@ import (
 	"time"
 )
 
-// serverNames are the DNS names the server certificate covers.
-func serverNames(domain string) []string {
-	return []string{"login." + domain, "management." + domain, "graph." + domain,
-		"managedhsm." + domain, "*.managedhsm." + domain, domain, "localhost"}
-}
-
 // loadOrCreateTLS returns the server certificate: the given files, or a
 // certificate issued by a private CA kept in dataDir (created on first
-// start; the leaf is re-issued when its names no longer match the domain
+// start; the leaf is re-issued when its names no longer match the configuration
 // or it is within 30 days of expiry). It also returns the CA file path
 // ("" when files were given).
-func loadOrCreateTLS(dataDir, domain, certFile, keyFile string) (tls.Certificate, string, error) {
+func loadOrCreateTLS(dataDir string, names []string, certFile, keyFile string) (tls.Certificate, string, error) {
 	if certFile != "" {
 		c, err := tls.LoadX509KeyPair(certFile, keyFile)
 		return c, "", err
@@ -47,9 +41,9 @@ func loadOrCreateTLS(dataDir, domain, certFile, keyFile string) (tls.Certificate
 		return tls.Certificate{}, "", fmt.Errorf("tls CA: %w", err)
 	}
 	leaf, _, err := loadPair(leafCertPath, leafKeyPath)
-	if err != nil || !slices.Equal(leaf.DNSNames, serverNames(domain)) || time.Until(leaf.NotAfter) < 30*24*time.Hour ||
+	if err != nil || !slices.Equal(leaf.DNSNames, names) || time.Until(leaf.NotAfter) < 30*24*time.Hour ||
 		leaf.CheckSignatureFrom(caCert) != nil {
-		if err := issueLeaf(leafCertPath, leafKeyPath, domain, caCert, caKey); err != nil {
+		if err := issueLeaf(leafCertPath, leafKeyPath, names, caCert, caKey); err != nil {
 			return tls.Certificate{}, "", fmt.Errorf("tls server certificate: %w", err)
 		}
 	}
@@ -112,16 +106,16 @@ func createCA(certPath, keyPath string) (*x509.Certificate, *ecdsa.PrivateKey, e
 	return cert, k, err
 }
 
-func issueLeaf(certPath, keyPath, domain string, ca *x509.Certificate, caKey *ecdsa.PrivateKey) error {
+func issueLeaf(certPath, keyPath string, names []string, ca *x509.Certificate, caKey *ecdsa.PrivateKey) error {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: serial(), Subject: pkix.Name{CommonName: "login." + domain},
+		SerialNumber: serial(), Subject: pkix.Name{CommonName: names[0]},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(1, 0, 0),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames: serverNames(domain),
+		DNSNames: names,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
 	if err != nil {

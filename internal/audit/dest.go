@@ -69,7 +69,17 @@ func (d LocalDir) String() string { return "local:" + string(d) }
 type Blob struct {
 	c    *container.Client
 	desc string
+	// account is the container URL without the container and query;
+	// cred is the shared key, nil without one (see Account).
+	account string
+	cred    *container.SharedKeyCredential
 }
+
+// Account returns the storage account of the destination — its container
+// URL without the container and without any SAS — and its shared-key
+// credential (nil when it has none), so other features (full HSM backup,
+// package backup) reach other containers of the same configured account.
+func (b *Blob) Account() (string, *container.SharedKeyCredential) { return b.account, b.cred }
 
 var _ Destination = (*Blob)(nil)
 
@@ -84,12 +94,16 @@ func NewBlob(containerURL, accountKey string) (*Blob, error) {
 		return nil, errors.New("audit: blob destination: container URL must be http(s)://host/…")
 	}
 	desc := u.Scheme + "://" + u.Host + u.Path
+	acct := u.Scheme + "://" + u.Host
+	if i := strings.LastIndexByte(strings.TrimRight(u.Path, "/"), '/'); i > 0 {
+		acct += u.Path[:i] // path-style (emulator): keep /<account>
+	}
 	if accountKey == "" {
 		c, err := container.NewClientWithNoCredential(containerURL, nil)
 		if err != nil {
 			return nil, fmt.Errorf("audit: blob destination: %w", err)
 		}
-		return &Blob{c: c, desc: desc}, nil
+		return &Blob{c: c, desc: desc, account: acct}, nil
 	}
 	account := strings.SplitN(u.Host, ".", 2)[0]
 	if parts := strings.Split(strings.Trim(u.Path, "/"), "/"); len(parts) == 2 {
@@ -103,7 +117,7 @@ func NewBlob(containerURL, accountKey string) (*Blob, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: blob destination: %w", err)
 	}
-	return &Blob{c: c, desc: desc}, nil
+	return &Blob{c: c, desc: desc, account: acct, cred: cred}, nil
 }
 
 func (b *Blob) String() string { return "azblob:" + b.desc }

@@ -60,6 +60,8 @@ type Config struct {
 	// each operation's closed loop is repeated against it, in the same run,
 	// to price durable audit.
 	AuditOff *Target
+	// Mode is the client the load is sent with; default ModeMinimal.
+	Mode Mode
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -397,33 +399,30 @@ func closeAll(conns []*conn) {
 // closedLoop runs one closed-loop slice of d of p against t on fresh
 // connections.
 func closedLoop(ctx context.Context, cfg Config, t *Target, p prepared, d time.Duration, window func(bool)) ([]tally, error) {
-	tok, err := t.Token(ctx)
+	ss, err := senders(ctx, t, cfg.Mode, p, cfg.Conns)
 	if err != nil {
 		return nil, err
 	}
-	conns, err := dialAll(ctx, t, cfg.Conns)
-	if err != nil {
-		return nil, err
+	defer closeSenders(ss)
+	return runLoad(ctx, ss, cfg.Warmup, d, 0, window), nil
+}
+
+func closeSenders(ss []sender) {
+	for _, s := range ss {
+		s.close()
 	}
-	defer closeAll(conns)
-	return runLoad(ctx, t, conns, t.request(p.method, p.path, tok, p.body), cfg.Warmup, d, 0, window), nil
 }
 
 // runHalf runs p paced at half of r.Full's throughput for Duration.
 func runHalf(ctx context.Context, cfg Config, p prepared, r *Result) error {
-	t := cfg.Target
-	tok, err := t.Token(ctx)
+	ss, err := senders(ctx, cfg.Target, cfg.Mode, p, cfg.Conns)
 	if err != nil {
 		return err
 	}
-	conns, err := dialAll(ctx, t, cfg.Conns)
-	if err != nil {
-		return err
-	}
-	defer closeAll(conns)
+	defer closeSenders(ss)
 	rate := r.Full.OpsPerSec / 2
 	fmt.Fprintf(cfg.Log, "%-20s paced at %.0f ops/s (50 %%), %s\n", r.Op, rate, cfg.Duration)
-	h := summarize(runLoad(ctx, t, conns, t.request(p.method, p.path, tok, p.body), cfg.Warmup, cfg.Duration, rate, nil), rate, cfg.Duration)
+	h := summarize(runLoad(ctx, ss, cfg.Warmup, cfg.Duration, rate, nil), rate, cfg.Duration)
 	r.Half = &h
 	return nil
 }

@@ -19,7 +19,7 @@ import (
 func startServer(tb testing.TB) *Target {
 	tb.Helper()
 	s := testserver.Start(tb, func(c *config.Server) {
-		c.ThrottleHSMRate, c.ThrottlePrincipalRate = 1e12, 1e12
+		c.ThrottleCapacity, c.ThrottleHSMRate, c.ThrottlePrincipalRate = 0, 1e12, 1e12
 	})
 	t, err := TargetFromDev(s.Dev, s.Addr)
 	if err != nil {

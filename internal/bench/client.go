@@ -35,6 +35,9 @@ type Target struct {
 	RootCAs *x509.CertPool
 	// Token returns a valid data-plane bearer token.
 	Token func(ctx context.Context) (string, error)
+	// Creds are the client credentials behind Token, if any (the azkeys
+	// client mode gets its own tokens with them).
+	Creds Credentials
 }
 
 // Dev is a dev-mode server's dev.json (client.Dev, its one declaration).
@@ -92,7 +95,7 @@ func NewTarget(hsmURL, caFile, dial, token string, creds Credentials) (*Target, 
 	if creds.Authority == "" {
 		creds.Authority = defaultAuthority(u)
 	}
-	t.Token = t.clientCredentials(creds)
+	t.Token, t.Creds = t.clientCredentials(creds), creds
 	return t, nil
 }
 

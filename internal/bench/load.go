@@ -55,8 +55,8 @@ type tally struct {
 //
 // window, if not nil, is called when the measured window opens (true) and
 // closes (false), e.g. to profile exactly the window.
-func runLoad(ctx context.Context, t *Target, conns []*conn, req []byte, warmup, d time.Duration, rate float64, window func(open bool)) []tally {
-	lr := &loadRun{t: t, req: req, rate: rate, conns: len(conns)}
+func runLoad(ctx context.Context, conns []sender, warmup, d time.Duration, rate float64, window func(open bool)) []tally {
+	lr := &loadRun{rate: rate, conns: len(conns)}
 	lr.start = time.Now().Add(warmup)
 	lr.end = lr.start.Add(d)
 	tallies := make([]tally, len(conns))
@@ -70,7 +70,7 @@ func runLoad(ctx context.Context, t *Target, conns []*conn, req []byte, warmup, 
 		wg.Add(1)
 		go pprof.Do(ctx, pprof.Labels("side", "client"), func(ctx context.Context) {
 			defer wg.Done()
-			lr.worker(ctx, i, &conns[i], &tallies[i])
+			lr.worker(ctx, i, conns[i], &tallies[i])
 		})
 	}
 	wg.Wait()
@@ -80,8 +80,6 @@ func runLoad(ctx context.Context, t *Target, conns []*conn, req []byte, warmup, 
 
 // loadRun is one load phase shared by its workers.
 type loadRun struct {
-	t          *Target
-	req        []byte
 	rate       float64
 	conns      int
 	start, end time.Time
@@ -107,8 +105,8 @@ func (lr *loadRun) window(ctx context.Context, f func(open bool)) {
 	}
 }
 
-// worker is connection i's loop; it redials after a transport error.
-func (lr *loadRun) worker(ctx context.Context, i int, c **conn, tl *tally) {
+// worker is connection i's loop.
+func (lr *loadRun) worker(ctx context.Context, i int, c sender, tl *tally) {
 	tl.lat = make([]time.Duration, 0, 4096)
 	tl.sec = make([]int32, 0, 4096)
 	var next time.Time
@@ -131,19 +129,8 @@ func (lr *loadRun) worker(ctx context.Context, i int, c **conn, tl *tally) {
 			return
 		}
 		ts := time.Now()
-		status, _, err := (*c).do(lr.req)
+		status, detail, err := c.send(ctx)
 		t1 := time.Now()
-		if err != nil {
-			(*c).Close()
-			if nc, derr := lr.t.dial(ctx, lr.t.tlsConfig()); derr == nil {
-				*c = nc
-			} else {
-				lr.stop.Store(true)
-			}
-			if err == errClosed && status/100 == 2 {
-				err = nil
-			}
-		}
 		if t1.Before(lr.start) || t1.After(lr.end) {
 			continue
 		}
@@ -151,7 +138,7 @@ func (lr *loadRun) worker(ctx context.Context, i int, c **conn, tl *tally) {
 		case err != nil:
 			tl.fail(err.Error())
 		case status/100 != 2:
-			tl.fail("HTTP " + itoa(status) + ": " + truncate((*c).body))
+			tl.fail("HTTP " + itoa(status) + ": " + detail)
 		default:
 			tl.lat = append(tl.lat, t1.Sub(t0))
 			tl.sec = append(tl.sec, int32(t1.Sub(lr.start)/time.Second))

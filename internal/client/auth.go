@@ -30,23 +30,46 @@ import (
 // accepts it in every tenant for the password and refresh_token grants).
 const CLIClientID = "6d68736d-636c-4900-8000-000000000001"
 
-// Session is a loaded profile with its HTTP client.
+// Session is a profile with its HTTP client: the one way the CLI talks to
+// a server. Open uses the signed-in profile and its token cache
+// (tokens.json); NewSession uses a profile that is not saved (dev.json,
+// flags) and keeps its tokens in memory.
 type Session struct {
 	Profile *Profile
 	HTTP    *http.Client
+	// Bearer, when set, is sent for every resource instead of acquiring a
+	// token (the --token flag).
+	Bearer string
+
+	ephemeral bool                   // NewSession: never write the configuration directory
+	mem       map[string]cachedToken // ephemeral sessions' token cache
 }
 
-// Open loads the profile and builds its HTTP client.
-func Open() (*Session, error) {
+// Open loads the signed-in profile and builds its HTTP client (Dial's
+// zero value: MHSM_CONNECT, MHSM_CA_FILE, the profile's caFile).
+func Open() (*Session, error) { return OpenDial(Dial{}) }
+
+// OpenDial loads the signed-in profile and builds its HTTP client with d.
+func OpenDial(d Dial) (*Session, error) {
 	p, err := LoadProfile()
 	if err != nil {
 		return nil, err
 	}
-	hc, err := HTTPClient(p.CAFile)
+	hc, err := d.httpClient(p.CAFile)
 	if err != nil {
 		return nil, err
 	}
 	return &Session{Profile: p, HTTP: hc}, nil
+}
+
+// NewSession is a session for a profile that is not saved: its tokens
+// stay in memory and nothing is written to the configuration directory.
+func NewSession(p *Profile, d Dial) (*Session, error) {
+	hc, err := d.httpClient(p.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{Profile: p, HTTP: hc, ephemeral: true, mem: map[string]cachedToken{}}, nil
 }
 
 type cachedToken struct {
@@ -58,7 +81,21 @@ type cachedToken struct {
 // https://graph.<domain>:8443), from the cache while it has five minutes
 // left, else newly acquired.
 func (s *Session) Token(ctx context.Context, resource string) (string, error) {
+	if s.Bearer != "" {
+		return s.Bearer, nil
+	}
 	resource = strings.TrimRight(resource, "/")
+	if s.ephemeral {
+		if c, ok := s.mem[resource]; ok && time.Until(time.Unix(c.ExpiresOn, 0)) > 5*time.Minute {
+			return c.AccessToken, nil
+		}
+		tok, exp, err := s.acquire(ctx, resource, "")
+		if err != nil {
+			return "", err
+		}
+		s.mem[resource] = cachedToken{AccessToken: tok, ExpiresOn: exp.Unix()}
+		return tok, nil
+	}
 	cache := map[string]cachedToken{}
 	if p, err := file("tokens.json"); err == nil {
 		if b, err := os.ReadFile(p); err == nil {
@@ -159,7 +196,7 @@ func (s *Session) acquire(ctx context.Context, resource, password string) (strin
 	}
 	if p.Kind == KindUser && tr.RefreshToken != "" {
 		p.RefreshToken = tr.RefreshToken // refresh tokens are single-use: keep the new one
-		if password == "" {
+		if password == "" && !s.ephemeral {
 			if err := writePrivate("profile.json", p); err != nil {
 				return "", time.Time{}, err
 			}

@@ -1,8 +1,12 @@
 // Package client is the reusable plumbing of mhsm's command line: the
 // signed-in profile and token cache, token acquisition for every kind of
 // login, an HTTP client for a server with a private CA, and a small JSON
-// caller. Commands of every group (ad, identity, keys, roles…) use it;
-// output formatting lives with the commands (cmd/mhsm/output.go).
+// caller. A Session is the one way the CLI talks to a server: Open for the
+// signed-in profile, NewSession for an unsaved one (a dev.json, explicit
+// credentials; tokens in memory); both dial through Dial, which honours
+// MHSM_CONNECT and MHSM_CA_FILE. Commands of every group (ad, identity,
+// keys, roles…) get their session from cmd/mhsm/conn.go; output
+// formatting lives with the commands (cmd/mhsm/output.go).
 //
 // Configuration directory: $MHSM_CONFIG_DIR, default ~/.mhsm, holding
 // profile.json (the login, 0600: it may contain a client secret, a refresh
@@ -177,13 +181,29 @@ func (p *Profile) ResourceURL(sub string) (string, error) {
 	return "https://" + sub + "." + rest, nil
 }
 
+// Dial says how a session reaches the server. The zero value means: dial
+// MHSM_CONNECT when set (else resolve names), trust MHSM_CA_FILE when set
+// (else the profile's caFile) besides the system roots.
+type Dial struct {
+	// Connect is the host:port dialled for every host name (TLS still
+	// verifies the name); "" means MHSM_CONNECT.
+	Connect string
+	// CAFile is a PEM CA bundle to trust; "" means MHSM_CA_FILE, else the
+	// profile's caFile.
+	CAFile string
+}
+
 // HTTPClient returns a client that trusts the system roots plus the CA
 // file (MHSM_CA_FILE, else caFile) and, when MHSM_CONNECT is set, dials
 // that address for every host (TLS still verifies the host name).
 func HTTPClient(caFile string) (*http.Client, error) {
-	if env := os.Getenv("MHSM_CA_FILE"); env != "" {
-		caFile = env
-	}
+	return Dial{}.httpClient(caFile)
+}
+
+// httpClient builds the one HTTP client every session uses; profileCA is
+// the CA file to trust when neither d.CAFile nor MHSM_CA_FILE is set.
+func (d Dial) httpClient(profileCA string) (*http.Client, error) {
+	caFile := firstNonEmpty(d.CAFile, os.Getenv("MHSM_CA_FILE"), profileCA)
 	tcfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if caFile != "" {
 		pool, err := x509.SystemCertPool()
@@ -199,13 +219,14 @@ func HTTPClient(caFile string) (*http.Client, error) {
 		}
 		tcfg.RootCAs = pool
 	}
-	d := &net.Dialer{Timeout: 10 * time.Second}
-	tr := &http.Transport{TLSClientConfig: tcfg, Proxy: http.ProxyFromEnvironment, DialContext: d.DialContext,
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	tr := &http.Transport{TLSClientConfig: tcfg, Proxy: http.ProxyFromEnvironment, DialContext: dialer.DialContext,
 		ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 8}
-	if addr := os.Getenv("MHSM_CONNECT"); addr != "" {
+	if addr := firstNonEmpty(d.Connect, os.Getenv("MHSM_CONNECT")); addr != "" {
+		tr.Proxy = nil
 		tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, network, addr)
+			return dialer.DialContext(ctx, network, addr)
 		}
 	}
-	return &http.Client{Transport: tr, Timeout: 60 * time.Second}, nil
+	return &http.Client{Transport: tr, Timeout: 2 * time.Minute}, nil
 }

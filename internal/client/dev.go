@@ -23,6 +23,13 @@ type Dev struct {
 	// management plane; the dev principal is Owner of the subscription.
 	SubscriptionID string `json:"subscriptionId"`
 	ResourceGroup  string `json:"resourceGroup"`
+	// Addr is the address the server listens on (host:port): connect
+	// every name above to it (app/devca.go).
+	Addr string `json:"addr"`
+	// CAP12File is the dev CA certificate as a PKCS#12 trust store (for
+	// Java and .NET clients), protected by CAP12Password (app/devca.go).
+	CAP12File     string `json:"caP12File,omitempty"`
+	CAP12Password string `json:"caP12Password,omitempty"`
 }
 
 // ReadDev reads a dev.json file.

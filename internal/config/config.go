@@ -24,12 +24,32 @@ type Server struct {
 	// Domain is the DNS suffix: login.<Domain>, management.<Domain>,
 	// graph.<Domain> and <hsm>.managedhsm.<Domain>. Default mhsm.localhost.
 	Domain string
+	// AzureHostnames makes the server answer as Azure's public endpoints
+	// (login.microsoftonline.com, management.azure.com,
+	// graph.microsoft.com, <hsm>.managedhsm.azure.net; see Host), so
+	// clients with default options work on a machine that resolves those
+	// names to mhsm and trusts its CA. Never on a machine that also talks
+	// to real Azure. Off by default.
+	AzureHostnames bool
+	// ADFSChallenge names the authority in the data plane's 401 challenge
+	// ADFS-style, https://login.<domain>/adfs, instead of
+	// https://login.<domain>/<tenant>: MSAL then skips instance discovery,
+	// so azidentity's DefaultAzureCredential works with AZURE_TENANT_ID=adfs
+	// and AZURE_AUTHORITY_HOST on custom domains. Off by default.
+	ADFSChallenge bool
 	// PublicPort is the port clients use in URLs; 0 means the port of Addr.
 	// Port 443 is omitted from every URL the server emits.
 	PublicPort int
 	// Dev creates a tenant, an activated HSM "dev" and an all-powerful
 	// service principal, and writes <DataDir>/dev.json. Off by default.
 	Dev bool
+	// Ephemeral (dev mode only) keeps the store in memory: nothing but the
+	// TLS, root key and audit files in DataDir outlives the process.
+	Ephemeral bool
+	// Seed (dev mode only) names a state file written by mhsm dev export,
+	// loaded at start into a store that holds no HSM yet (devseed.go in
+	// app). "" seeds nothing.
+	Seed string
 	// TLSCert and TLSKey name a PEM certificate and key to serve instead of
 	// the generated ones. Both or neither.
 	TLSCert, TLSKey string
@@ -45,12 +65,23 @@ type Server struct {
 	// Empty (the zero value) serves none; `mhsm server` defaults to
 	// 127.0.0.1:9464.
 	OpsAddr string
-	// ThrottleHSMRate and ThrottlePrincipalRate bound the data-plane work
-	// per HSM and per caller, in cost units per second (a unit is about a
-	// millisecond of CPU: an RSA-2048 signature costs 1.5, an AES wrap
-	// 0.07). Bursts are twice the rate. Zero disables a limit. Defaults:
-	// 1000 per CPU for an HSM (the machine's capacity) and 700 per CPU for
-	// one caller, so no caller can take the whole machine.
+	// HTTP2 offers HTTP/2 (ALPN h2) beside HTTP/1.1 on the HTTPS
+	// listener. Off by default: see docs/performance.md ("HTTP/2") for
+	// what it costs per request.
+	HTTP2 bool
+	// ThrottleCapacity is the machine's data-plane capacity for fair
+	// sharing, in cost units per second (a unit is about a millisecond of
+	// this machine's CPU: an RSA-2048 signature costs about what it takes
+	// to compute). Admission is work-conserving: nobody is refused while
+	// the callers' recent work is under 90 % of it; above, only callers
+	// using more than their fair share (water-filling, weighted by cost)
+	// get 429 + Retry-After, and a lone caller never does. Default 1000
+	// per CPU (the whole machine); zero disables fair sharing.
+	ThrottleCapacity float64
+	// ThrottleHSMRate and ThrottlePrincipalRate are optional hard caps
+	// on the data-plane work per HSM and per caller, in the same units per
+	// second, with bursts of twice the rate; they bite even when the
+	// machine is idle. Zero (the default) sets no cap.
 	ThrottleHSMRate, ThrottlePrincipalRate float64
 	// RefreshTokenLifetime is how long a user's refresh token stays
 	// redeemable (each is used once). Default 7 days; zero means no refresh
@@ -79,7 +110,7 @@ type Server struct {
 	// default: a fresh download wrapped to the caller's certificates hands
 	// out the key hierarchy root, which opens every backup offline, so once
 	// the first download has activated the HSM further ones are refused
-	// (docs/security-rbac.md).
+	// (docs/security.md).
 	AllowSecurityDomainRedownload bool
 }
 
@@ -113,13 +144,12 @@ type ExternalIssuer struct {
 // Default returns the embedded defaults.
 func Default() Server {
 	return Server{
-		Addr:                  "127.0.0.1:8443",
-		DataDir:               "./mhsm-data",
-		Domain:                "mhsm.localhost",
-		TokenLifetime:         time.Hour,
-		RotationInterval:      time.Minute,
-		ThrottleHSMRate:       1000 * float64(runtime.NumCPU()),
-		ThrottlePrincipalRate: 700 * float64(runtime.NumCPU()),
+		Addr:             "127.0.0.1:8443",
+		DataDir:          "./mhsm-data",
+		Domain:           "mhsm.localhost",
+		TokenLifetime:    time.Hour,
+		RotationInterval: time.Minute,
+		ThrottleCapacity: 1000 * float64(runtime.NumCPU()),
 
 		RefreshTokenLifetime: 7 * 24 * time.Hour,
 		SigningKeyMaxAge:     30 * 24 * time.Hour,
@@ -172,6 +202,7 @@ func (c *Server) Validate() error {
 	}
 	errs = append(errs, c.Audit.validate()...)
 	errs = append(errs, c.validateStore()...)
+	errs = append(errs, c.validateDev()) // dev.go
 	return errors.Join(errs...)
 }
 
@@ -196,13 +227,9 @@ func (c *Server) HostPort(name string) string {
 	return name
 }
 
-// URL returns "https://<sub>.<domain>[:port]" (sub may be empty).
+// URL returns "https://<host of sub>[:port]" (see Host; sub may be empty).
 func (c *Server) URL(sub string) string {
-	host := c.Domain
-	if sub != "" {
-		host = sub + "." + c.Domain
-	}
-	return "https://" + c.HostPort(host)
+	return "https://" + c.HostPort(c.Host(sub))
 }
 
 func (e ExternalIssuer) validate(i int) error {

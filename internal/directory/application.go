@@ -375,6 +375,10 @@ const (
 	// AzureCLIClientID is the Azure CLI's well-known client id, so that
 	// `az login -u … -p …` works against mhsm.
 	AzureCLIClientID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+	// ConsoleClientID is the web console's client id: a public client of
+	// every tenant for the authorization-code grant with PKCE only (its
+	// one redirect URI is https://console.<domain>[:port]/callback).
+	ConsoleClientID = "6d68736d-636c-4900-8000-000000000002"
 )
 
 // PublicClient reports whether clientID may use the password grant
@@ -382,7 +386,7 @@ const (
 // registered with isFallbackPublicClient.
 func (d *Directory) PublicClient(ctx context.Context, tid, clientID string) bool {
 	switch strings.ToLower(strings.TrimSpace(clientID)) {
-	case MHSMCLIClientID, AzureCLIClientID:
+	case MHSMCLIClientID, AzureCLIClientID, ConsoleClientID:
 		return true
 	}
 	a, err := d.Application(ctx, tid, clientID)

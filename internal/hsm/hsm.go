@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mhsm/mhsm/internal/backup"
 	"github.com/mhsm/mhsm/internal/barrier"
 	"github.com/mhsm/mhsm/internal/rbac"
 	"github.com/mhsm/mhsm/internal/store"
@@ -61,7 +62,11 @@ type Service struct {
 	principals PrincipalResolver
 	groups     GroupResolver
 	attest     Attestation
-	sdRedown   bool // Options.AllowSecurityDomainRedownload
+	sdRedown   bool           // Options.AllowSecurityDomainRedownload
+	backups    backup.Storage // full backup destinations (fullbackup.go)
+
+	jobsMu     sync.Mutex        // guards activeJobs
+	activeJobs map[string]string // HSM name -> its running backup/restore job
 
 	mu   sync.RWMutex
 	hsms map[string]*HSM
@@ -89,6 +94,9 @@ type Options struct {
 	AllowSecurityDomainRedownload bool
 	// Attestation verifies key release targets; nil disables key release.
 	Attestation Attestation
+	// BackupStorage resolves the blob containers of full backups and
+	// restores (fullbackup.go); nil refuses them.
+	BackupStorage backup.Storage
 }
 
 // NewService loads every HSM from st.
@@ -100,7 +108,8 @@ func NewService(ctx context.Context, st store.Backend, ring *barrier.Keyring, o 
 		o.CacheSize = 4096
 	}
 	s := &Service{ring: ring, baseURL: o.BaseURL, now: o.Now, cache: newMaterialCache(o.CacheSize), records: newRecordCache(2 * o.CacheSize),
-		hsms: map[string]*HSM{}, principals: o.Principals, groups: o.Groups, attest: o.Attestation, sdRedown: o.AllowSecurityDomainRedownload}
+		hsms: map[string]*HSM{}, principals: o.Principals, groups: o.Groups, attest: o.Attestation, sdRedown: o.AllowSecurityDomainRedownload,
+		backups: o.BackupStorage}
 	// Every write of the Service goes through this wrapper, which keeps the
 	// record cache coherent (recordcache.go).
 	s.st = invalidatingStore{Backend: st, records: s.records}
@@ -126,6 +135,9 @@ func NewService(ctx context.Context, st store.Backend, ring *barrier.Keyring, o 
 			return nil, err
 		}
 		s.hsms[r.Name] = h
+	}
+	if err := s.recoverJobs(ctx); err != nil { // fullbackup.go
+		return nil, err
 	}
 	return s, nil
 }

@@ -248,9 +248,15 @@ func testCacheRotation(t *testing.T, s *Service, h *HSM, clk *rotClock) {
 	ctx := context.Background()
 	v1 := lastSeg(mustCreateEC(t, s, h, "rot", &wire.KeyCreateParameters{Tags: map[string]string{"t": "x"}}).Key.Kid)
 	primeEC(t, s, h, "rot")
-	if _, err := s.RotateKey(ctx, h, "rot"); !rotIsKind(err, KindBadRequest) {
+	b0, err := s.RotateKey(ctx, h, "rot") // on demand, without a policy
+	if err != nil {
 		t.Fatalf("rotate without a policy: %v", err)
 	}
+	if v := lastSeg(mustGetKey(t, s, h, "rot", "").Key.Kid); v != lastSeg(b0.Key.Kid) || v == v1 || b0.Attributes.Expires != nil {
+		t.Fatalf("after rotating without a policy: latest %s, rotated %+v", v, b0)
+	}
+	v1 = lastSeg(b0.Key.Kid)
+	primeEC(t, s, h, "rot")
 	if _, err := s.SetRotationPolicy(ctx, h, "rot", rotatePolicy("P30D", "", "P90D")); err != nil {
 		t.Fatal(err)
 	}

@@ -104,7 +104,7 @@ func (s *Service) Assign(ctx context.Context, h *HSM, a rbac.RoleAssignment) (*r
 			}
 		}
 		limit := MaxAssignmentsHSMScope
-		if a.Scope != "/" {
+		if a.Scope != rbac.HSMScope && a.Scope != rbac.KeysScope {
 			limit = MaxAssignmentsKeyScope
 		}
 		if n >= limit {

@@ -16,8 +16,8 @@ import (
 // timeAfterCreate, and on the gap between timeBeforeExpiry and expiryTime.
 const MinRotationDays = 28
 
-// GetRotationPolicy returns the key's rotation policy (an empty policy if
-// none was set, as the service does).
+// GetRotationPolicy returns the key's rotation policy; a key without one
+// has the service's default policy (see defaultPolicy).
 func (s *Service) GetRotationPolicy(ctx context.Context, h *HSM, name string) (*wire.KeyRotationPolicy, error) {
 	k, err := s.readKey(ctx, h, name, false)
 	if err != nil {
@@ -29,12 +29,22 @@ func (s *Service) GetRotationPolicy(ctx context.Context, h *HSM, name string) (*
 // policyOut returns k's rotation policy as the API shows it. k may be a
 // shared cached record: the result shares no slice or pointer with it.
 func (h *HSM) policyOut(k *keyRecord) *wire.KeyRotationPolicy {
-	p := wire.KeyRotationPolicy{LifetimeActions: []wire.LifetimeAction{}}
+	p := defaultPolicy()
 	if rp := k.RotationPolicy; rp != nil {
 		p = wire.KeyRotationPolicy{LifetimeActions: slices.Clone(rp.LifetimeActions), Attributes: copyPtr(rp.Attributes)}
 	}
 	p.ID = h.BaseURL + "/keys/" + k.Name + "/rotationpolicy"
 	return &p
+}
+
+// defaultPolicy is the policy of a key none was set for, as Key Vault
+// answers it: a Notify action 30 days before expiry and no expiry time.
+// It rotates nothing; on-demand rotation needs no policy.
+func defaultPolicy() wire.KeyRotationPolicy {
+	return wire.KeyRotationPolicy{
+		LifetimeActions: []wire.LifetimeAction{{Trigger: wire.LifetimeTrigger{TimeBeforeExpiry: "P30D"}, Action: wire.LifetimeType{Type: "Notify"}}},
+		Attributes:      &wire.RotationPolicyAttributes{},
+	}
 }
 
 // SetRotationPolicy validates and stores a rotation policy.
@@ -119,23 +129,21 @@ func checkRotationPolicy(p *wire.KeyRotationPolicy, now time.Time) error {
 
 // RotateKey makes a new version of a key with the same type and size,
 // inheriting key_ops, tags and release policy; its expiry follows the
-// rotation policy's expiryTime. A rotation policy must be set first.
+// rotation policy's expiryTime. A key without a policy rotates too (on
+// demand, Key Vault needs none); its new version has no expiry.
 func (s *Service) RotateKey(ctx context.Context, h *HSM, name string) (*wire.KeyBundle, error) {
 	k, latest, err := s.readKeyVersion(ctx, h, name, "", false)
 	if err != nil {
 		return nil, err
 	}
-	policy := k.RotationPolicy // shared (record cache): read only
-	if policy == nil {
-		return nil, badRequest("key %s has no rotation policy; set one before rotating", name)
-	}
+	policy := k.RotationPolicy // shared (record cache): read only; nil: none
 	m, err := keys.Generate(latest.Public.Kty, latest.Size, latest.Public.Crv)
 	if err != nil {
 		return nil, err
 	}
 	defer m.Zero()
 	attrs := &wire.KeyAttributes{}
-	if policy.Attributes != nil && policy.Attributes.ExpiryTime != "" {
+	if policy != nil && policy.Attributes != nil && policy.Attributes.ExpiryTime != "" {
 		if d, err := parseISODuration(policy.Attributes.ExpiryTime); err == nil {
 			exp := d.after(s.now()).Unix()
 			attrs.Expires = &exp

@@ -211,6 +211,7 @@ func auditUnavailableError() *apiError {
 func (s *Server) auditRoutes() []Route {
 	return []Route{
 		{Method: "GET", Pattern: "/mhsm/audit/publickey", Operation: "AuditPublicKeyGet", Action: rbac.RoleAssignRead, Handle: s.auditPublicKey},
+		{Method: "GET", Pattern: "/mhsm/audit/events", Operation: "AuditEventList", Action: rbac.RoleAssignRead, Handle: s.auditEvents},
 	}
 }
 

@@ -148,20 +148,18 @@ func (s *Server) dataAuthorize(x *exchange[dataState]) error {
 	x.r = x.r.WithContext(ctx)
 	st.principalKey, st.hsmKey, st.meter = principalKey, hsmKey, meter
 
-	st.scope = "/"
-	if st.rt.KeyScoped {
-		if !rbac.KeyNamePattern.MatchString(st.params["name"]) {
-			return errBadRequest("The key name " + quoteSafe(st.params["name"]) + " is invalid: use 1 to 127 letters, digits and dashes.")
-		}
-		st.scope = rbac.KeyScope(st.params["name"])
+	scope, err := st.rt.authzScope(st.params) // scope.go: "/", "/keys" or "/keys/{name}"
+	if err != nil {
+		return err
 	}
+	st.scope = scope
 	x.ev.Scope = st.scope
 	st.d = h.Policy().Decide(rbac.Principal{ObjectID: claims.ObjectID, Groups: claims.Groups}, st.rt.Action, st.scope)
 	x.ev.Decision, x.ev.Decided = st.d, true
 	if !st.d.Allowed {
 		return &apiError{Status: http.StatusForbidden, Code: "AccessDenied", Message: "Not authorized to access " + string(st.rt.Action) + " on " + st.scope}
 	}
-	return nil
+	return s.injectFault(x.r, st.rt, x.ev) // devfaults.go: dev mode only
 }
 
 // dataAct reads the body within the route's limit and runs the handler.
@@ -189,19 +187,24 @@ func errTooLarge(limit int64) error {
 	return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "RequestTooLarge", Message: fmt.Sprintf("The request body exceeds %d bytes.", limit)}
 }
 
-// throttled admits a request by its principal's and its HSM's buckets, or
-// answers 429 with Retry-After in whole seconds.
+// throttled admits a request by the fair share of a busy machine and the
+// principal's and HSM's hard caps, or answers 429 with Retry-After in
+// whole seconds.
 func (s *Server) throttled(principalKey, hsmKey string) error {
 	for _, l := range []struct {
-		name string
-		lim  *throttle.Limiter
-		key  string
-	}{{"principal", s.principalLimit, principalKey}, {"hsm", s.hsmLimit, hsmKey}} {
+		name, what string
+		lim        throttle.Admitter
+		key        string
+	}{
+		{"fair", "from this caller while the server is busy", s.fair, principalKey},
+		{"principal", "for this principal", s.principalLimit, principalKey},
+		{"hsm", "for this hsm", s.hsmLimit, hsmKey},
+	} {
 		if ok, wait := l.lim.Admit(l.key); !ok {
 			s.metrics.Throttled(l.name)
 			secs := strconv.Itoa(int(wait / time.Second))
 			return &apiError{Status: http.StatusTooManyRequests, Code: "Throttled",
-				Message: "Too many requests for this " + l.name + "; retry after " + secs + " seconds.",
+				Message: "Too many requests " + l.what + "; retry after " + secs + " seconds.",
 				Header:  http.Header{"Retry-After": {secs}}}
 		}
 	}
@@ -210,9 +213,11 @@ func (s *Server) throttled(principalKey, hsmKey string) error {
 
 // charge bills a request's cost — the base cost plus what the crypto
 // reported to the meter, so an RSA-4096 signature weighs what it costs and
-// an AES wrap almost nothing — to the principal's and the HSM's buckets.
+// an AES wrap almost nothing — to the fair share and the principal's and
+// the HSM's buckets.
 func (s *Server) charge(principalKey, hsmKey string, m *throttle.Meter) {
 	cost := throttle.Base() + m.Units()
+	s.fair.Charge(principalKey, cost)
 	s.principalLimit.Charge(principalKey, cost)
 	s.hsmLimit.Charge(hsmKey, cost)
 }
@@ -251,9 +256,7 @@ func (s *Server) authenticate(r *http.Request, h *hsm.HSM) (*token.Claims, token
 // challenge is the WWW-Authenticate value: the authority names the HSM's
 // tenant and the resource is a parent domain of every HSM host, port
 // included, which is what the Azure SDKs' challenge check requires.
-func (s *Server) challenge(h *hsm.HSM) string {
-	return `Bearer authorization="` + s.cfg.URL("login") + "/" + h.TenantID + `", resource="` + s.cfg.URL("managedhsm") + `"`
-}
+func (s *Server) challenge(h *hsm.HSM) string { return s.challengeHeader(h) } // challenge.go
 
 func clientIP(r *http.Request) string {
 	host := r.RemoteAddr

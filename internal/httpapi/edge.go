@@ -147,6 +147,10 @@ func serve[T any](s *Server, p *plane[T], w http.ResponseWriter, r *http.Request
 	for k, vs := range x.header {
 		w.Header()[k] = vs
 	}
+	if pg, ok := body.(*rawPage); ok { // HTML, redirects, static files
+		pg.write(w, status)
+		return
+	}
 	if body == nil && p.bareEmpty {
 		w.WriteHeader(status)
 		return

@@ -44,6 +44,10 @@ func (s *Server) tokenEndpoint(l *loginReq) (int, any, error) {
 		return s.passwordGrant(l, tid, clientID, secret)
 	case "refresh_token":
 		return s.refreshGrant(l, tid, clientID, secret)
+	case "authorization_code":
+		return s.codeGrant(l, tid, clientID)
+	case deviceGrantType:
+		return s.deviceGrant(l, tid, clientID)
 	}
 	return 0, nil, oauthErr(http.StatusBadRequest, "unsupported_grant_type", "AADSTS70003: The grant type is not supported.")
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/mhsm/mhsm/internal/directory"
 	"github.com/mhsm/mhsm/internal/token"
@@ -40,11 +39,19 @@ func loginRoutes() []loginRoute {
 		{Method: "GET", Pattern: "/{tenant}/discovery/v2.0/keys", Handle: (*Server).jwks},
 		{Method: "GET", Pattern: "/{tenant}/discovery/keys", Handle: (*Server).jwks},
 		{Method: "POST", Pattern: "/{tenant}/oauth2/v2.0/token", Handle: (*Server).tokenEndpoint},
+		{Method: "GET", Pattern: "/{tenant}/oauth2/v2.0/authorize", Handle: (*Server).authorizePage},
+		{Method: "POST", Pattern: "/{tenant}/oauth2/v2.0/authorize", Handle: (*Server).authorizeSubmit},
+		{Method: "POST", Pattern: "/{tenant}/oauth2/v2.0/devicecode", Handle: (*Server).deviceCodeEndpoint},
+		{Method: "GET", Pattern: "/{tenant}/oauth2/v2.0/deviceauth", Handle: (*Server).devicePage},
+		{Method: "POST", Pattern: "/{tenant}/oauth2/v2.0/deviceauth", Handle: (*Server).deviceSubmit},
 		{Method: "POST", Pattern: "/{tenant}/oauth2/token", Handle: (*Server).tokenEndpoint},
 		{Method: "GET", Pattern: "/adfs/.well-known/openid-configuration", Handle: (*Server).adfsDiscovery},
 		{Method: "GET", Pattern: "/adfs/discovery/keys", Handle: (*Server).adfsKeys},
 		{Method: "POST", Pattern: "/adfs/oauth2/v2.0/token", Handle: (*Server).tokenEndpoint},
 		{Method: "POST", Pattern: "/adfs/oauth2/token", Handle: (*Server).tokenEndpoint},
+		// MSAL's discovery and user realm calls (login_compat.go).
+		{Method: "GET", Pattern: "/{tenant}/discovery/instance", Handle: (*Server).instanceDiscovery},
+		{Method: "GET", Pattern: "/{tenant}/{realm}/{upn}", Handle: (*Server).userRealm},
 	}
 }
 
@@ -94,7 +101,8 @@ func (s *Server) metadata(issuer, base string) map[string]any {
 		"subject_types_supported":               []string{"pairwise"},
 		"id_token_signing_alg_values_supported": []string{"RS256"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "client_secret_basic", "private_key_jwt"},
-		"grant_types_supported":                 []string{"client_credentials", "password", "refresh_token"},
+		"grant_types_supported":                 []string{"authorization_code", "client_credentials", "password", "refresh_token", deviceGrantType},
+		"code_challenge_methods_supported":      []string{"S256"},
 		"scopes_supported":                      []string{"openid", "profile", "offline_access"},
 		"claims_supported":                      []string{"sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid", "upn", "name", "groups", "idtyp", "appid", "azp"},
 		"tenant_region_scope":                   "mhsm",
@@ -158,7 +166,7 @@ func (s *Server) resourceAudience(res string) (string, bool) {
 			return k, true
 		}
 	}
-	return "", false
+	return s.aliasAudience(res) // login_compat.go
 }
 
 // principalClaims builds the access-token claims of a directory principal
@@ -212,7 +220,7 @@ func (s *Server) issueAccess(l *loginReq, c token.Claims, extra *tokenResponse) 
 // userExtras makes the refresh token, id_token and client_info of a user
 // sign-in, as the request asks.
 func (s *Server) userExtras(ctx context.Context, r *http.Request, u *directory.User, clientID, audience string) (*tokenResponse, error) {
-	out := &tokenResponse{Scope: audience + "/user_impersonation"}
+	out := &tokenResponse{Scope: grantedScope(r.PostForm.Get("scope"), audience)}
 	if s.cfg.RefreshTokenLifetime > 0 {
 		rt, err := s.issuer.NewRefreshToken(ctx, token.RefreshGrant{TenantID: u.TenantID, ObjectID: u.ID, ClientID: strings.ToLower(clientID),
 			Confidential: clientSecretPresented(r)}, s.cfg.RefreshTokenLifetime)
@@ -223,7 +231,7 @@ func (s *Server) userExtras(ctx context.Context, r *http.Request, u *directory.U
 	}
 	scopes := " " + r.PostForm.Get("scope") + " "
 	if strings.Contains(scopes, " openid ") {
-		now := time.Now()
+		now := s.issuer.Now() // the business clock (internal/clock)
 		idt, err := s.issuer.SignJWT(ctx, u.TenantID, map[string]any{
 			"iss": s.issuerURL(u.TenantID), "sub": u.ID, "aud": clientID, "tid": u.TenantID, "oid": u.ID,
 			"preferred_username": u.UserPrincipalName, "name": u.DisplayName, "ver": "2.0",

@@ -19,12 +19,17 @@ var scopePrefixes = []struct {
 	keyScoped bool
 }{{"", false}, {"/keys", false}, {"/keys/{name}", true}}
 
-// urlScope is the canonical scope named by the request path.
+// urlScope is the canonical scope named by the request path: "/keys/{name}"
+// for key-scoped routes, "/keys" for those under /keys, else "/" ("/keys" is
+// a scope of its own, distinct from "/").
 func urlScope(r *Request) string {
 	if n, ok := r.Params["name"]; ok {
 		return rbac.KeyScope(n)
 	}
-	return "/"
+	if segs, err := splitPath(r.HTTP.URL.EscapedPath()); err == nil && len(segs) > 0 && strings.EqualFold(segs[0], "keys") {
+		return rbac.KeysScope
+	}
+	return rbac.HSMScope
 }
 
 func assignmentOut(a *rbac.RoleAssignment) wire.RoleAssignment {
@@ -205,8 +210,8 @@ func filterAssignments(all []rbac.RoleAssignment, scope, filter string) ([]rbac.
 	}
 	var out []rbac.RoleAssignment
 	for _, a := range all {
-		above := a.Scope == "/" || a.Scope == scope
-		below := scope == "/" || a.Scope == scope
+		above := rbac.Covers(a.Scope, scope)
+		below := rbac.Covers(scope, a.Scope)
 		var keep bool
 		switch {
 		case principal != "" && atScope:

@@ -65,7 +65,7 @@ func (m *Metrics) Observe(plane, operation string, status int, d time.Duration) 
 	m.latency.WithLabelValues(plane, operation).Observe(d.Seconds())
 }
 
-// Throttled counts a 429 by the limit ("principal" or "hsm").
+// Throttled counts a 429 by the limit ("fair", "principal" or "hsm").
 func (m *Metrics) Throttled(limit string) {
 	if m == nil {
 		return

@@ -102,7 +102,8 @@ func Compile(defs []RoleDefinition, assignments []RoleAssignment) *Policy {
 
 // Decide reports whether pr may perform action at scope. scope must be
 // canonical (see CanonicalScope). Grants at "/" cover every scope; grants at
-// "/keys/{name}" cover only that key. Unknown actions are denied.
+// "/keys" cover "/keys" and every key; grants at "/keys/{name}" cover only
+// that key. Unknown actions are denied.
 func (p *Policy) Decide(pr Principal, action Action, scope string) Decision {
 	bit := bitOf(action)
 	if bit == 0 || p == nil {
@@ -133,19 +134,16 @@ func (p *Policy) decideDirect(pr Principal, bit uint64, scope string) Decision {
 	return Decision{}
 }
 
-// decideAt decides for one assignee's grants (nil: none): at "/" first,
-// then at scope.
+// decideAt decides for one assignee's grants (nil: none): at the widest
+// covering scope first (see covering).
 func decideAt(byScope map[string]*grants, bit uint64, scope string) (Decision, bool) {
 	if byScope == nil {
 		return Decision{}, false
 	}
-	for _, s := range [2]string{"/", scope} {
+	for _, s := range covering(scope) {
 		if g := byScope[s]; g != nil && g.mask&bit != 0 {
 			a := g.by[bit]
 			return Decision{Allowed: true, Assignment: a.ID, Role: a.RoleDefinitionID}, true
-		}
-		if scope == "/" {
-			break
 		}
 	}
 	return Decision{}, false
@@ -194,13 +192,10 @@ func (p *Policy) WhoCan(action Action, scope string) []Grant {
 	}
 	var out []Grant
 	for pid, byScope := range p.byPrincipal {
-		for _, s := range [2]string{"/", scope} {
+		for _, s := range covering(scope) {
 			if g := byScope[s]; g != nil && g.mask&bit != 0 {
 				a := g.by[bit]
 				out = append(out, Grant{PrincipalID: pid, Assignment: a.ID, Role: a.RoleDefinitionID, Scope: s})
-				break
-			}
-			if scope == "/" {
 				break
 			}
 		}

@@ -64,7 +64,11 @@ func Start(t testing.TB, mod func(*config.Server)) *Server {
 
 // StartConfig starts a server with cfg (Dev must be set) and waits for
 // dev.json. The caller must Stop it.
-func StartConfig(cfg config.Server) (*Server, error) {
+func StartConfig(cfg config.Server) (*Server, error) { return StartConfigWrapped(cfg, nil) }
+
+// StartConfigWrapped is StartConfig with the server's HTTPS handler
+// wrapped by wrap (nil: none), for suites that record every request.
+func StartConfigWrapped(cfg config.Server, wrap func(http.Handler) http.Handler) (*Server, error) {
 	devPath := filepath.Join(cfg.DataDir, "dev.json")
 	if err := os.Remove(devPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
@@ -74,6 +78,9 @@ func StartConfig(cfg config.Server) (*Server, error) {
 	if err != nil {
 		cancel()
 		return nil, err
+	}
+	if wrap != nil {
+		a.WrapHandler(wrap)
 	}
 	s := &Server{App: a, Addr: a.Addr().String(), cfg: cfg, cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- a.Serve(ctx) }()
@@ -255,3 +262,9 @@ func WithEtcd(endpoints []string, prefix, rootKeyFile string) func(*config.Serve
 		c.RootKeyFile = rootKeyFile
 	}
 }
+
+// NewApp builds the server of cfg as `mhsm server` does, for tests of a
+// server that is not in dev mode (Start needs dev mode's dev.json). The
+// caller serves and closes it. Tests reach the composition root only
+// through this package (internal/layering).
+func NewApp(ctx context.Context, cfg config.Server) (*app.App, error) { return app.New(ctx, cfg) }

@@ -22,6 +22,18 @@ type KeyAttributes struct {
 	RecoveryLevel   string `json:"recoveryLevel,omitempty"`
 	Exportable      *bool  `json:"exportable,omitempty"`
 	HsmPlatform     string `json:"hsmPlatform,omitempty"`
+	// Attestation is set only by GET /keys/{name}/{version}/attestation.
+	Attestation *KeyAttestation `json:"attestation,omitempty"`
+}
+
+// KeyAttestation is a key's attestation (7.6, 2025-07-01): the PEM
+// certificate chain of the HSM's attestation key and statements it signed
+// about the key's private and public parts (each base64url on the wire).
+type KeyAttestation struct {
+	CertificatePEMFile    B64    `json:"certificatePemFile,omitempty"`
+	PrivateKeyAttestation B64    `json:"privateKeyAttestation,omitempty"`
+	PublicKeyAttestation  B64    `json:"publicKeyAttestation,omitempty"`
+	Version               string `json:"version,omitempty"`
 }
 
 // KeyReleasePolicy is a secure key release policy; Data is the policy JSON.

@@ -23,7 +23,7 @@ func BenchmarkAudit(b *testing.B) {
 		b.Run(mode.name, func(b *testing.B) {
 			s := testserver.Start(b, func(c *config.Server) {
 				c.Audit.Off = mode.off
-				c.ThrottleHSMRate, c.ThrottlePrincipalRate = 1e9, 1e9
+				c.ThrottleCapacity, c.ThrottleHSMRate, c.ThrottlePrincipalRate = 0, 1e9, 1e9
 			})
 			tok, err := s.DevToken()
 			if err != nil {

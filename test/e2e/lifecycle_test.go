@@ -197,16 +197,32 @@ func TestRotation(t *testing.T) {
 	k := createKey(t, ctx, c, n, azkeys.CreateKeyParameters{Kty: ptr(azkeys.KeyTypeECHSM), Curve: ptr(azkeys.CurveNameP384),
 		KeyOps: []*azkeys.KeyOperation{ptr(azkeys.KeyOperationSign), ptr(azkeys.KeyOperationVerify)}, Tags: map[string]*string{"a": ptr("b")}})
 
+	// A key without a policy has Key Vault's default one (reference
+	// managed-hsm.md §9): Notify 30 days before expiry, no expiry time.
 	p, err := c.GetKeyRotationPolicy(ctx, n, nil)
 	must(t, err, "GetKeyRotationPolicy")
-	if len(p.LifetimeActions) != 0 {
-		t.Errorf("fresh key has lifetime actions %v", p.LifetimeActions)
+	if len(p.LifetimeActions) != 1 || p.LifetimeActions[0].Trigger == nil || p.LifetimeActions[0].Trigger.TimeBeforeExpiry == nil ||
+		*p.LifetimeActions[0].Trigger.TimeBeforeExpiry != "P30D" || p.LifetimeActions[0].Trigger.TimeAfterCreate != nil ||
+		p.LifetimeActions[0].Action == nil || p.LifetimeActions[0].Action.Type == nil ||
+		*p.LifetimeActions[0].Action.Type != azkeys.KeyRotationPolicyActionNotify {
+		t.Errorf("fresh key's policy is not the default (Notify P30D before expiry): %+v", p.KeyRotationPolicy)
+	}
+	if p.Attributes == nil || p.Attributes.ExpiryTime != nil {
+		t.Errorf("default policy attributes %+v, want present without expiryTime", p.Attributes)
 	}
 	if p.ID == nil || *p.ID != "https://"+s.hsmHost()+"/keys/"+n+"/rotationpolicy" {
 		t.Errorf("policy id %v", p.ID)
 	}
-	_, err = c.RotateKey(ctx, n, nil)
-	wantStatus(t, err, 400)
+	// On-demand rotation needs no policy; the new version has no expiry.
+	r0, err := c.RotateKey(ctx, n, nil)
+	must(t, err, "RotateKey without a policy")
+	if v := checkKid(t, s, r0.Key.KID, n); v == k.Key.KID.Version() {
+		t.Fatal("rotation without a policy kept the version")
+	}
+	if r0.Attributes == nil || r0.Attributes.Expires != nil || *r0.Key.Kty != azkeys.KeyTypeECHSM || *r0.Key.Crv != azkeys.CurveNameP384 {
+		t.Errorf("rotated without a policy: %+v %+v", r0.Key, r0.Attributes)
+	}
+	k.KeyBundle = r0.KeyBundle
 
 	rotate := ptr(azkeys.KeyRotationPolicyActionRotate)
 	policy := func(expiry, after string) azkeys.KeyRotationPolicy {

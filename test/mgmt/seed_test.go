@@ -15,7 +15,8 @@ import (
 )
 
 // TestSeedManagementFlow is the management half of "Secure access to your
-// managed HSMs", with directory users signing in by password:
+// managed HSMs" in depth (the whole story, told once, is examples/contoso,
+// run by test/contoso), with directory users signing in by password:
 //   - the subscription admin grants Managed HSM Contributor to the
 //     security-team group on the resource group;
 //   - a member of the group creates the HSM (its administrator is the

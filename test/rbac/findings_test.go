@@ -15,7 +15,7 @@ import (
 )
 
 // Regression tests for the security review of issue #14 (findings 1, 2 and
-// 5), each through the real HTTPS server. docs/security-rbac.md explains
+// 5), each through the real HTTPS server. docs/security.md explains
 // the threat each one covers.
 
 const rdPath = "/providers/Microsoft.Authorization/roleDefinitions/"

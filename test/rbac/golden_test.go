@@ -78,7 +78,8 @@ func goldenRoles(t *testing.T) []goldenRole {
 // goldenRoute is one line of testdata/routes.golden.
 type goldenRoute struct {
 	Action   rbac.Action
-	KeyScope bool // authorized at /keys/{name}; else at "/"
+	KeyScope bool   // authorized at /keys/{name}
+	Scope    string // otherwise: "/" or "/keys"
 }
 
 // goldenRoutes maps "METHOD PATTERN" to its golden action and scope.
@@ -97,14 +98,14 @@ func goldenRoutes(t *testing.T) map[string]goldenRoute {
 			continue
 		}
 		fs := strings.Fields(line)
-		if len(fs) != 4 || (fs[3] != "/" && fs[3] != "key") {
+		if len(fs) != 4 || (fs[3] != "/" && fs[3] != "/keys" && fs[3] != "key") {
 			t.Fatalf("routes.golden:%d: want METHOD PATTERN ACTION SCOPE, got %q", n, line)
 		}
 		k := fs[0] + " " + fs[1]
 		if _, dup := out[k]; dup {
 			t.Fatalf("routes.golden:%d: %s listed twice", n, k)
 		}
-		out[k] = goldenRoute{Action: rbac.Action(rbac.Prefix + fs[2]), KeyScope: fs[3] == "key"}
+		out[k] = goldenRoute{Action: rbac.Action(rbac.Prefix + fs[2]), KeyScope: fs[3] == "key", Scope: fs[3]}
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)

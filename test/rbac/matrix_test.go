@@ -56,11 +56,13 @@ func pathFor(pattern, key string) string {
 	return r.Replace(pattern)
 }
 
-// covers reports whether an assignment at scope covers target ("/" or
-// "/keys/<name>").
+// covers reports whether an assignment at scope covers target ("/",
+// "/keys" or "/keys/<name>"): "/" covers everything, "/keys" every key and
+// the key collection (reference managed-hsm.md §9: "/keys" is a scope of
+// its own), "/keys/<name>" that key only.
 func covers(assignedAt, target string) bool {
 	s, _ := rbac.CanonicalScope(assignedAt)
-	return s == "/" || s == target
+	return s == "/" || s == target || (s == "/keys" && strings.HasPrefix(target, "/keys/"))
 }
 
 // TestAuthorizationMatrix runs the matrix once per principal kind, each on
@@ -75,7 +77,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 func runMatrix(t *testing.T, kindIdx int) {
 	s := testserver.Start(t, func(c *config.Server) {
 		c.MSIAddr = "127.0.0.1:0"
-		c.ThrottlePrincipalRate, c.ThrottleHSMRate = 0, 0 // the matrix is a burst of thousands of calls
+		c.ThrottleCapacity, c.ThrottlePrincipalRate, c.ThrottleHSMRate = 0, 0, 0 // the matrix is a burst of thousands of calls
 	})
 	devTok, err := s.DevToken()
 	if err != nil {
@@ -146,7 +148,7 @@ func runMatrix(t *testing.T, kindIdx int) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			target := "/" // the scope the golden file says the route is authorized at
+			target := c.g.Scope // the scope the golden file says the route is authorized at
 			if c.g.KeyScope {
 				target = "/keys/" + c.target
 			}

@@ -102,10 +102,12 @@ type step struct {
 	allowed                 bool
 }
 
-// TestSeedSeparationOfDuties is the seed's data-plane scenario: the
+// TestSeedSeparationOfDuties is the seed's data-plane scenario in depth,
+// through raw API calls with key-scoped assignments (the whole story, told
+// once with the CLI, is examples/contoso, run by test/contoso): the
 // security team administers, the VM application signs with its RSA-2048
 // key, the storage identity wraps with its key, auditors read, developers
-// get nothing.
+// get nothing; group membership changes apply on the next request.
 func TestSeedSeparationOfDuties(t *testing.T) {
 	w := newSeedWorld(t)
 	// The security team becomes administrator (the subscription admin's step

@@ -1,6 +1,7 @@
 // Package throttle_test checks admission control through the real server:
-// a noisy caller is throttled with 429 + Retry-After, audited like any
-// request, and a quiet caller on the same HSM is not. Latency figures are
+// with the default work-conserving policy a lone caller is never refused,
+// and on a busy server a noisy caller above its fair share is throttled
+// with 429 + Retry-After while a quiet caller on the same HSM is not. Latency figures are
 // logged (and written to $MHSM_THROTTLE_REPORT for docs/reliability.md),
 // never asserted: timing belongs to benchmarks.
 package throttle_test
@@ -26,8 +27,11 @@ import (
 
 func TestNoisyCallerIsThrottledQuietCallerIsNot(t *testing.T) {
 	s := testserver.Start(t, func(c *config.Server) {
-		c.ThrottlePrincipalRate = 20 // units/s: ≈13 RSA-2048 signatures/s, far below what 6 connections send
-		c.ThrottleHSMRate = 100000
+		// A small machine (units ≈ CPU ms per second): the RSA flood on 6
+		// connections keeps it busy even on a loaded CI machine (≥ 60
+		// signatures/s ≈ 60 units/s); the quiet caller's paced ES256
+		// signatures (≤ 100/s ≈ 7 units/s) stay far under an equal split.
+		c.ThrottleCapacity = 40
 	})
 	ctx := context.Background()
 	dir := s.App.Directory()
@@ -75,7 +79,10 @@ func TestNoisyCallerIsThrottledQuietCallerIsNot(t *testing.T) {
 		return resp.StatusCode, resp.Header, time.Since(start)
 	}
 	quiet := func(n int) (lat []time.Duration, throttled int) {
+		tick := time.NewTicker(10 * time.Millisecond) // a quiet caller: at most 100 requests/s
+		defer tick.Stop()
 		for i := 0; i < n; i++ {
+			<-tick.C
 			st, _, d := sign(tokens["quiet"], "ec", "ES256")
 			if st == http.StatusTooManyRequests {
 				throttled++
@@ -132,9 +139,9 @@ func TestNoisyCallerIsThrottledQuietCallerIsNot(t *testing.T) {
 	p99 := func(d []time.Duration) time.Duration { c := slices.Clone(d); slices.Sort(c); return c[len(c)*99/100] }
 	report := fmt.Sprintf(`%s`+"\n\n"+
 		"| | p50 | p99 |\n|---|---|---|\n"+
-		"| quiet caller (ES256 sign, sequential) alone | %v | %v |\n"+
+		"| quiet caller (ES256 sign, sequential, at most 100/s) alone | %v | %v |\n"+
 		"| the same beside a noisy caller flooding RSA-2048 signatures on 6 connections | %v | %v |\n\n"+
-		"The noisy caller (limit 20 units/s ≈ 13 RSA-2048 signatures/s) was served %d times and refused with 429 + Retry-After %d times; "+
+		"With a fair-sharing capacity of 40 units/s, the noisy caller was served %d times and refused with 429 + Retry-After %d times; "+
 		"the quiet caller was never refused. Refused requests still cost TLS, token check and audit, which is what the quiet caller's latency pays for.\n",
 		"`go test ./test/throttle -run TestNoisyCallerIsThrottledQuietCallerIsNot` (in-process server, 2 CPUs shared with the load):",
 		p50(alone).Round(10*time.Microsecond), p99(alone).Round(10*time.Microsecond),
