@@ -11,6 +11,7 @@ import (
 
 	"github.com/mhsm/mhsm/internal/config"
 	"github.com/mhsm/mhsm/internal/store"
+	"github.com/mhsm/mhsm/internal/store/etcd"
 )
 
 // openStore opens the configured backend as a Watchable: bbolt (or, for an
@@ -37,7 +38,7 @@ func openStore(ctx, feedCtx context.Context, cfg *config.Server) (store.Watchabl
 			return nil, fmt.Errorf("etcd tls: %w", err)
 		}
 	}
-	return store.OpenEtcd(ctx, store.EtcdOptions{Endpoints: e.Endpoints, TLS: tlsCfg, Prefix: e.Prefix,
+	return etcd.OpenEtcd(ctx, etcd.EtcdOptions{Endpoints: e.Endpoints, TLS: tlsCfg, Prefix: e.Prefix,
 		MaxTxnBytes: e.MaxTxnBytes, MaxTxnOps: e.MaxTxnOps})
 }
 

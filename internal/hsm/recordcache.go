@@ -45,7 +45,7 @@ import (
 // they use the transaction (loadKey, loadVersion), because write paths
 // modify what they read.
 //
-// Other writers: with a store shared by several nodes (store.Etcd), records
+// Other writers: with a store shared by several nodes (store/etcd), records
 // change behind this cache's back. Every committed write, from any node,
 // reaches Service.ApplyChange through the store's change feed (feed.go),
 // which invalidates the keys it names — bumping seq, so a fill racing it

@@ -172,7 +172,7 @@ func (t *boltTx) Get(key string) ([]byte, error) {
 	if k == nil || !bytes.Equal(k, []byte(key)) {
 		return nil, ErrNotFound
 	}
-	return cloneBytes(v), nil // bbolt memory is only valid inside the tx
+	return CloneBytes(v), nil // bbolt memory is only valid inside the tx
 }
 
 func (t *boltTx) Put(key string, value []byte) error {
@@ -186,7 +186,7 @@ func (t *boltTx) Put(key string, value []byte) error {
 		return ErrEmptyKey
 	}
 	// bbolt requires value to stay unchanged until commit: copy it.
-	return t.b.Put([]byte(key), cloneBytes(value))
+	return t.b.Put([]byte(key), CloneBytes(value))
 }
 
 func (t *boltTx) Delete(key string) error {
@@ -222,7 +222,7 @@ func (t *boltTx) List(prefix, after string, limit int) ([]KV, error) {
 		if limit > 0 && len(out) >= limit {
 			break
 		}
-		out = append(out, KV{Key: string(k), Value: cloneBytes(v)})
+		out = append(out, KV{Key: string(k), Value: CloneBytes(v)})
 	}
 	return out, nil
 }

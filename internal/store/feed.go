@@ -98,9 +98,9 @@ type item struct {
 	fn   func()
 }
 
-// afterDelivery calls fn from the delivery goroutine once every Change
+// AfterDelivery calls fn from the delivery goroutine once every Change
 // published before it has been delivered to every subscriber.
-func (f *Feed) afterDelivery(fn func()) { f.push(item{fn: fn}) }
+func (f *Feed) AfterDelivery(fn func()) { f.push(item{fn: fn}) }
 
 func (f *Feed) push(it item) {
 	f.mu.Lock()

@@ -126,7 +126,7 @@ func (t *memTx) Get(key string) ([]byte, error) {
 	if !ok {
 		return nil, ErrNotFound
 	}
-	return cloneBytes(v), nil
+	return CloneBytes(v), nil
 }
 
 func (t *memTx) remember(key string) {
@@ -148,7 +148,7 @@ func (t *memTx) Put(key string, value []byte) error {
 		return ErrEmptyKey
 	}
 	t.remember(key)
-	t.m.set(key, cloneBytes(value))
+	t.m.set(key, CloneBytes(value))
 	return nil
 }
 
@@ -181,7 +181,7 @@ func (t *memTx) List(prefix, after string, limit int) ([]KV, error) {
 		if limit > 0 && len(out) >= limit {
 			break
 		}
-		out = append(out, KV{Key: keys[i], Value: cloneBytes(t.m.data[keys[i]])})
+		out = append(out, KV{Key: keys[i], Value: CloneBytes(t.m.data[keys[i]])})
 	}
 	return out, nil
 }

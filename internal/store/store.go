@@ -1,14 +1,14 @@
 // Package store is mhsm's storage abstraction: a transactional, ordered key/value
 // Backend with one interface and one conformance suite (storetest) that every
 // implementation passes. The embedded default is bbolt (bbolt.go); several
-// mhsm nodes share an etcd v3 cluster instead (etcd.go: optimistic
-// transactions guarded by revisions, etcdtx.go; change feed from a watch,
-// etcdwatch.go). Every backend reports committed writes through a Feed
+// mhsm nodes share an etcd v3 cluster instead (package store/etcd, its own
+// package so that only the composition root links the etcd client and its
+// gRPC stack). Every backend reports committed writes through a Feed
 // (feed.go; notify.go for single-process backends), which the caches of
 // each node follow.
 //
 // Values are opaque bytes; callers encrypt secrets before they reach a Backend
-// (see package barrier). Read store.go first, then bbolt.go, then etcd.go.
+// (see package barrier). Read store.go first, then bbolt.go, then etcd/etcd.go.
 package store
 
 import (

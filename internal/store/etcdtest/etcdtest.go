@@ -37,7 +37,7 @@ type member struct {
 }
 
 // Options tune Start. A zero MaxTxnOps means 4096 (what mhsm needs, see
-// store.DefaultEtcdMaxTxnOps); a zero MaxRequestBytes is etcd's default.
+// etcd.DefaultEtcdMaxTxnOps); a zero MaxRequestBytes is etcd's default.
 type Options struct {
 	MaxTxnOps       uint
 	MaxRequestBytes uint

@@ -1,6 +1,15 @@
-package store
+// Package etcd is the store.Backend of several mhsm nodes sharing an etcd v3
+// cluster: optimistic transactions guarded by revisions (tx.go), long lists
+// paged, requests over etcd's limits refused before they are sent, and the
+// change feed from a watch starting at the last revision the node applied
+// (watch.go). Only the composition root (internal/app) imports it, so the
+// services below the edge do not link the etcd client's gRPC and HTTP stack
+// (internal/layering). Read etcd.go, then tx.go and watch.go.
+package etcd
 
 import (
+	"github.com/mhsm/mhsm/internal/store"
+
 	"context"
 	"crypto/tls"
 	"errors"
@@ -22,27 +31,13 @@ import (
 // guards every key it listed (that is how a concurrent deletion inside a
 // listed range is caught), and an HSM's role assignments are listed whole,
 // so etcd members serving mhsm run with --max-txn-ops 4096 (etcd's
-// default, 128, refuses such transactions: they fail with ErrTooLarge).
+// default, 128, refuses such transactions: they fail with store.ErrTooLarge).
 const (
 	DefaultEtcdMaxTxnBytes = 1536 * 1024
 	DefaultEtcdMaxTxnOps   = 4096
 	DefaultEtcdPageSize    = 256
 	DefaultEtcdOpTimeout   = 5 * time.Second
 )
-
-// ErrTooLarge is returned by Update when a transaction would exceed the
-// backend's request limits (bytes or operations): it is refused before it
-// reaches the store, never half-applied.
-var ErrTooLarge = errors.New("store: transaction too large for the backend")
-
-// ErrUnavailable wraps a failure to reach a quorum of the store (no leader,
-// too few members, timeout). A write that failed with it may or may not
-// have been applied; it was not acknowledged.
-var ErrUnavailable = errors.New("store: unavailable")
-
-// ErrConflict is returned by Update when its optimistic transaction kept
-// conflicting with concurrent writers after every retry.
-var ErrConflict = errors.New("store: too many conflicting concurrent transactions")
 
 // EtcdOptions configures OpenEtcd. Zero values mean the defaults above.
 type EtcdOptions struct {
@@ -79,19 +74,19 @@ type EtcdOptions struct {
 // and each listed range — changed since that revision; otherwise fn runs
 // again on a fresh snapshot. No lock, distributed or not, is involved.
 //
-// Every committed write, from any process, reaches Feed through an etcd
-// watch from the last revision this process applied (etcdwatch.go).
+// Every committed write, from any process, reaches store.Feed through an etcd
+// watch from the last revision this process applied (watch.go).
 type Etcd struct {
 	cli    *clientv3.Client
 	kv     clientv3.KV
 	opts   EtcdOptions
 	closed atomic.Bool
-	feed   *Feed
+	feed   *store.Feed
 	stop   context.CancelFunc
 	done   chan struct{}
 }
 
-var _ Watchable = (*Etcd)(nil)
+var _ store.Watchable = (*Etcd)(nil)
 
 // OpenEtcd connects to the cluster, checks it answers, and starts the
 // change feed.
@@ -148,24 +143,24 @@ func OpenEtcd(ctx context.Context, o EtcdOptions) (*Etcd, error) {
 	}
 	wctx, stop := context.WithCancel(context.Background())
 	e.stop = stop
-	e.feed = NewFeed(wctx)
+	e.feed = store.NewFeed(wctx)
 	go e.watch(wctx, resp.Header.Revision)
 	return e, nil
 }
 
 // Feed returns the change feed of every committed write.
-func (e *Etcd) Feed() *Feed { return e.feed }
+func (e *Etcd) Feed() *store.Feed { return e.feed }
 
 // Client returns the etcd client (for tools and tests).
 func (e *Etcd) Client() *clientv3.Client { return e.cli }
 
 // View runs fn in a read-only transaction on one store revision.
-func (e *Etcd) View(ctx context.Context, fn func(Tx) error) error {
+func (e *Etcd) View(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if e.closed.Load() {
-		return ErrClosed
+		return store.ErrClosed
 	}
 	tx := &etcdTx{e: e, ctx: ctx}
 	defer func() { tx.done = true }()
@@ -174,17 +169,17 @@ func (e *Etcd) View(ctx context.Context, fn func(Tx) error) error {
 
 // Update runs fn optimistically and commits its writes in one etcd
 // transaction guarded by the revisions of everything fn read; on a
-// conflict fn runs again (at most MaxAttempts times, then ErrConflict).
-func (e *Etcd) Update(ctx context.Context, fn func(Tx) error) error {
+// conflict fn runs again (at most MaxAttempts times, then store.ErrConflict).
+func (e *Etcd) Update(ctx context.Context, fn func(store.Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if e.closed.Load() {
-			return ErrClosed
+			return store.ErrClosed
 		}
 		if attempt >= e.opts.MaxAttempts {
-			return ErrConflict
+			return store.ErrConflict
 		}
 		if attempt > 0 { // jittered backoff so hot keys make progress
 			d := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))
@@ -212,10 +207,10 @@ func (e *Etcd) Update(ctx context.Context, fn func(Tx) error) error {
 	}
 }
 
-// Close stops the feed and closes the client. Later calls return ErrClosed.
+// Close stops the feed and closes the client. Later calls return store.ErrClosed.
 func (e *Etcd) Close() error {
 	if e.closed.Swap(true) {
-		return ErrClosed
+		return store.ErrClosed
 	}
 	e.stop()
 	<-e.done
@@ -228,22 +223,22 @@ func (e *Etcd) opCtx(ctx context.Context) (context.Context, context.CancelFunc) 
 }
 
 // unavailable wraps errors that mean "no quorum answered" in
-// ErrUnavailable; the caller's own cancellation stays as it is.
+// store.ErrUnavailable; the caller's own cancellation stays as it is.
 func unavailable(err error) error {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return err
 	}
 	if errors.Is(err, rpctypes.ErrTooManyOps) || errors.Is(err, rpctypes.ErrRequestTooLarge) {
-		return fmt.Errorf("%w: %v (the etcd members' --max-txn-ops / --max-request-bytes are below mhsm's --etcd-max-txn-ops / --etcd-max-txn-bytes)", ErrTooLarge, err)
+		return fmt.Errorf("%w: %v (the etcd members' --max-txn-ops / --max-request-bytes are below mhsm's --etcd-max-txn-ops / --etcd-max-txn-bytes)", store.ErrTooLarge, err)
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, rpctypes.ErrNoLeader) ||
 		errors.Is(err, rpctypes.ErrTimeout) || errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail) ||
 		errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost) || errors.Is(err, rpctypes.ErrLeaderChanged) {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 	}
 	switch status.Code(err) {
 	case codes.Unavailable, codes.DeadlineExceeded:
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 	}
 	return fmt.Errorf("store: etcd: %w", err)
 }

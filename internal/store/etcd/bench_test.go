@@ -1,4 +1,4 @@
-package store_test
+package etcd_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mhsm/mhsm/internal/store"
+	"github.com/mhsm/mhsm/internal/store/etcd"
 	"github.com/mhsm/mhsm/internal/store/etcdtest"
 )
 
@@ -76,14 +77,14 @@ func BenchmarkEtcdFeedFanout(b *testing.B) {
 	for _, watchers := range []int{1, 4, 16} {
 		b.Run(fmt.Sprintf("nodes=%d", watchers), func(b *testing.B) {
 			prefix := fmt.Sprintf("fan%d/", prefixes.Add(1))
-			writer, err := store.OpenEtcd(context.Background(), store.EtcdOptions{Endpoints: c.Endpoints(), Prefix: prefix})
+			writer, err := etcd.OpenEtcd(context.Background(), etcd.EtcdOptions{Endpoints: c.Endpoints(), Prefix: prefix})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer writer.Close()
 			seen := make(chan string, watchers*4)
 			for range watchers {
-				w, err := store.OpenEtcd(context.Background(), store.EtcdOptions{Endpoints: c.Endpoints(), Prefix: prefix})
+				w, err := etcd.OpenEtcd(context.Background(), etcd.EtcdOptions{Endpoints: c.Endpoints(), Prefix: prefix})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -115,9 +116,9 @@ func BenchmarkEtcdFeedFanout(b *testing.B) {
 	}
 }
 
-func benchEtcd(b *testing.B, c *etcdtest.Cluster) *store.Etcd {
+func benchEtcd(b *testing.B, c *etcdtest.Cluster) *etcd.Etcd {
 	b.Helper()
-	st, err := store.OpenEtcd(context.Background(), store.EtcdOptions{Endpoints: c.Endpoints(), Prefix: fmt.Sprintf("b%d/", prefixes.Add(1))})
+	st, err := etcd.OpenEtcd(context.Background(), etcd.EtcdOptions{Endpoints: c.Endpoints(), Prefix: fmt.Sprintf("b%d/", prefixes.Add(1))})
 	if err != nil {
 		b.Fatal(err)
 	}

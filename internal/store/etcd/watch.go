@@ -1,6 +1,8 @@
-package store
+package etcd
 
 import (
+	"github.com/mhsm/mhsm/internal/store"
+
 	"context"
 	"fmt"
 	"log/slog"
@@ -13,7 +15,7 @@ import (
 
 // watch feeds every committed change after revision from into e.feed, in
 // revision order, until ctx ends. The feed counts as lost — subscribers get
-// a Reset and Ready reports ErrNotCaughtUp — when the watch is cancelled
+// a Reset and Ready reports store.ErrNotCaughtUp — when the watch is cancelled
 // (compaction past the last applied revision, the member lost its leader)
 // or when etcd has not confirmed within StaleAfter that this process is
 // current (a partition: a silent watch is indistinguishable from an idle
@@ -32,8 +34,8 @@ func (e *Etcd) watch(ctx context.Context, from int64) {
 		} else {
 			slog.Warn("store: etcd change feed lost; caches dropped, node not ready until caught up", "err", err, "applied", applied)
 		}
-		e.feed.SetReady(fmt.Errorf("%w (last applied revision %d)", ErrNotCaughtUp, applied))
-		e.feed.Publish(Change{Reset: true})
+		e.feed.SetReady(fmt.Errorf("%w (last applied revision %d)", store.ErrNotCaughtUp, applied))
+		e.feed.Publish(store.Change{Reset: true})
 		// Catch up: the current revision, read linearizably, becomes the
 		// new starting point; every cache is empty as of it.
 		for ctx.Err() == nil {
@@ -42,7 +44,7 @@ func (e *Etcd) watch(ctx context.Context, from int64) {
 			cancel()
 			if err == nil {
 				applied = resp.Header.Revision
-				e.feed.Publish(Change{Reset: true, Revision: applied})
+				e.feed.Publish(store.Change{Reset: true, Revision: applied})
 				break
 			}
 			select {
@@ -126,7 +128,7 @@ func (e *Etcd) follow(ctx context.Context, w clientv3.Watcher, applied *int64) e
 				keys[i] = string(ev.Kv.Key)
 			}
 			rev = resp.Events[len(resp.Events)-1].Kv.ModRevision
-			e.feed.Publish(Change{Keys: keys, Revision: rev})
+			e.feed.Publish(store.Change{Keys: keys, Revision: rev})
 		}
 		if rev > *applied {
 			*applied = rev
@@ -134,7 +136,7 @@ func (e *Etcd) follow(ctx context.Context, w clientv3.Watcher, applied *int64) e
 		// The probe may count a revision as applied only once the
 		// subscribers have seen it: it waits for the feed to deliver.
 		if rev > 0 {
-			e.feed.afterDelivery(func() { storeMax(&done, rev) })
+			e.feed.AfterDelivery(func() { storeMax(&done, rev) })
 		}
 	}
 	select {

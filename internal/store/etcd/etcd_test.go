@@ -1,4 +1,4 @@
-package store_test
+package etcd_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mhsm/mhsm/internal/store"
+	"github.com/mhsm/mhsm/internal/store/etcd"
 	"github.com/mhsm/mhsm/internal/store/etcdtest"
 	"github.com/mhsm/mhsm/internal/store/storetest"
 )
@@ -17,13 +18,13 @@ import (
 var prefixes atomic.Int64
 
 // openEtcd opens a backend on a fresh key prefix of cluster c.
-func openEtcd(t *testing.T, c *etcdtest.Cluster, mod func(*store.EtcdOptions)) *store.Etcd {
+func openEtcd(t *testing.T, c *etcdtest.Cluster, mod func(*etcd.EtcdOptions)) *etcd.Etcd {
 	t.Helper()
-	o := store.EtcdOptions{Endpoints: c.Endpoints(), Prefix: fmt.Sprintf("t%d/", prefixes.Add(1))}
+	o := etcd.EtcdOptions{Endpoints: c.Endpoints(), Prefix: fmt.Sprintf("t%d/", prefixes.Add(1))}
 	if mod != nil {
 		mod(&o)
 	}
-	b, err := store.OpenEtcd(context.Background(), o)
+	b, err := etcd.OpenEtcd(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +38,7 @@ func TestEtcd(t *testing.T) {
 	// Small pages: List must page through long ranges.
 	t.Run("Paged", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) store.Backend {
-			return openEtcd(t, c, func(o *store.EtcdOptions) { o.PageSize = 3 })
+			return openEtcd(t, c, func(o *etcd.EtcdOptions) { o.PageSize = 3 })
 		})
 	})
 }
@@ -47,13 +48,13 @@ func TestEtcdRefusesTooLarge(t *testing.T) {
 	b := openEtcd(t, c, nil)
 	defer b.Close()
 	ctx := context.Background()
-	big := make([]byte, store.DefaultEtcdMaxTxnBytes)
+	big := make([]byte, etcd.DefaultEtcdMaxTxnBytes)
 	err := b.Update(ctx, func(tx store.Tx) error { return tx.Put("big", big) })
 	if !errors.Is(err, store.ErrTooLarge) || !strings.Contains(err.Error(), "max-request-bytes") {
 		t.Fatalf("Put of %d bytes = %v, want ErrTooLarge naming the limit", len(big), err)
 	}
 	err = b.Update(ctx, func(tx store.Tx) error {
-		for i := range store.DefaultEtcdMaxTxnOps + 1 {
+		for i := range etcd.DefaultEtcdMaxTxnOps + 1 {
 			if err := tx.Put(fmt.Sprintf("k/%d", i), nil); err != nil {
 				return err
 			}
@@ -61,7 +62,7 @@ func TestEtcdRefusesTooLarge(t *testing.T) {
 		return nil
 	})
 	if !errors.Is(err, store.ErrTooLarge) {
-		t.Fatalf("%d puts = %v, want ErrTooLarge", store.DefaultEtcdMaxTxnOps+1, err)
+		t.Fatalf("%d puts = %v, want ErrTooLarge", etcd.DefaultEtcdMaxTxnOps+1, err)
 	}
 	if err := b.View(ctx, func(tx store.Tx) error {
 		kvs, err := tx.List("", "", 0)
@@ -101,7 +102,7 @@ func TestEtcdFeed(t *testing.T) {
 	a := openEtcd(t, c, nil)
 	defer a.Close()
 	prefix := fmt.Sprintf("t%d/", prefixes.Load())
-	bo, err := store.OpenEtcd(context.Background(), store.EtcdOptions{Endpoints: c.Endpoints(), Prefix: prefix})
+	bo, err := etcd.OpenEtcd(context.Background(), etcd.EtcdOptions{Endpoints: c.Endpoints(), Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +131,7 @@ func TestEtcdFeed(t *testing.T) {
 // not acknowledged); with the quorum back, writes work again.
 func TestEtcdUnavailable(t *testing.T) {
 	c := etcdtest.Start(t, 3, etcdtest.Options{})
-	b := openEtcd(t, c, func(o *store.EtcdOptions) { o.OpTimeout = 2 * time.Second })
+	b := openEtcd(t, c, func(o *etcd.EtcdOptions) { o.OpTimeout = 2 * time.Second })
 	defer b.Close()
 	ctx := context.Background()
 	c.Stop(1)

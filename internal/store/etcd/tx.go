@@ -1,6 +1,8 @@
-package store
+package etcd
 
 import (
+	"github.com/mhsm/mhsm/internal/store"
+
 	"context"
 	"errors"
 	"fmt"
@@ -57,16 +59,16 @@ func (t *etcdTx) get(opts []clientv3.OpOption, key string) (*clientv3.GetRespons
 // Get returns key's value at the snapshot, or the transaction's own write.
 func (t *etcdTx) Get(key string) ([]byte, error) {
 	if t.done {
-		return nil, ErrTxDone
+		return nil, store.ErrTxDone
 	}
 	if w, ok := t.writes[key]; ok {
 		if w == nil {
-			return nil, ErrNotFound
+			return nil, store.ErrNotFound
 		}
-		return cloneBytes(*w), nil
+		return store.CloneBytes(*w), nil
 	}
 	if key == "" {
-		return nil, ErrNotFound
+		return nil, store.ErrNotFound
 	}
 	resp, err := t.get(nil, key)
 	if err != nil {
@@ -74,10 +76,10 @@ func (t *etcdTx) Get(key string) ([]byte, error) {
 	}
 	if len(resp.Kvs) == 0 {
 		t.noteRead(key, 0)
-		return nil, ErrNotFound
+		return nil, store.ErrNotFound
 	}
 	t.noteRead(key, resp.Kvs[0].ModRevision)
-	return cloneBytes(resp.Kvs[0].Value), nil
+	return store.CloneBytes(resp.Kvs[0].Value), nil
 }
 
 func (t *etcdTx) noteRead(key string, modRev int64) {
@@ -89,15 +91,15 @@ func (t *etcdTx) noteRead(key string, modRev int64) {
 // Put buffers key=value until the commit.
 func (t *etcdTx) Put(key string, value []byte) error {
 	if t.done {
-		return ErrTxDone
+		return store.ErrTxDone
 	}
 	if !t.writable {
-		return ErrReadOnly
+		return store.ErrReadOnly
 	}
 	if key == "" {
-		return ErrEmptyKey
+		return store.ErrEmptyKey
 	}
-	v := cloneBytes(value)
+	v := store.CloneBytes(value)
 	t.writes[key] = &v
 	return nil
 }
@@ -105,10 +107,10 @@ func (t *etcdTx) Put(key string, value []byte) error {
 // Delete buffers the removal of key until the commit.
 func (t *etcdTx) Delete(key string) error {
 	if t.done {
-		return ErrTxDone
+		return store.ErrTxDone
 	}
 	if !t.writable {
-		return ErrReadOnly
+		return store.ErrReadOnly
 	}
 	if key == "" {
 		return nil
@@ -120,9 +122,9 @@ func (t *etcdTx) Delete(key string) error {
 // List pages through [start, end of prefix) at the snapshot, PageSize keys
 // per request, merging the transaction's own writes, until limit pairs are
 // found or the range ends.
-func (t *etcdTx) List(prefix, after string, limit int) ([]KV, error) {
+func (t *etcdTx) List(prefix, after string, limit int) ([]store.KV, error) {
 	if t.done {
-		return nil, ErrTxDone
+		return nil, store.ErrTxDone
 	}
 	start := prefix
 	if after != "" && after >= prefix {
@@ -135,7 +137,7 @@ func (t *etcdTx) List(prefix, after string, limit int) ([]KV, error) {
 	if prefix == "" && start == "" {
 		start = "\x00"
 	}
-	var out []KV
+	var out []store.KV
 	cur := start
 	for {
 		resp, err := t.get([]clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(int64(t.e.opts.PageSize))}, cur)
@@ -149,18 +151,18 @@ func (t *etcdTx) List(prefix, after string, limit int) ([]KV, error) {
 		if !last {
 			hi = string(stored[len(stored)-1].Key)
 		}
-		page := make([]KV, 0, len(stored))
+		page := make([]store.KV, 0, len(stored))
 		for _, kv := range stored {
 			k := string(kv.Key)
 			t.noteRead(k, kv.ModRevision)
 			if _, overwritten := t.writes[k]; overwritten {
 				continue
 			}
-			page = append(page, KV{Key: k, Value: cloneBytes(kv.Value)})
+			page = append(page, store.KV{Key: k, Value: store.CloneBytes(kv.Value)})
 		}
 		for k, w := range t.writes { // own writes inside this page's span
 			if w != nil && k >= cur && strings.HasPrefix(k, prefix) && (last || k <= hi) && (end == "\x00" || k < end) {
-				page = append(page, KV{Key: k, Value: cloneBytes(*w)})
+				page = append(page, store.KV{Key: k, Value: store.CloneBytes(*w)})
 			}
 		}
 		sort.Slice(page, func(i, j int) bool { return page[i].Key < page[j].Key })
@@ -220,11 +222,11 @@ func (t *etcdTx) commit() (bool, error) {
 	}
 	if len(ops) > t.e.opts.MaxTxnOps || len(cmps) > t.e.opts.MaxTxnOps {
 		return false, fmt.Errorf("%w: %d writes and %d read guards (limit %d each; raise etcd's --max-txn-ops and --etcd-max-txn-ops together)",
-			ErrTooLarge, len(ops), len(cmps), t.e.opts.MaxTxnOps)
+			store.ErrTooLarge, len(ops), len(cmps), t.e.opts.MaxTxnOps)
 	}
 	if size > t.e.opts.MaxTxnBytes {
 		return false, fmt.Errorf("%w: %d bytes (limit %d; raise etcd's --max-request-bytes and --etcd-max-txn-bytes together)",
-			ErrTooLarge, size, t.e.opts.MaxTxnBytes)
+			store.ErrTooLarge, size, t.e.opts.MaxTxnBytes)
 	}
 	ctx, cancel := t.e.opCtx(t.ctx)
 	defer cancel()
