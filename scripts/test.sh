@@ -126,12 +126,21 @@ else
 fi
 
 # The Wycheproof vectors (../shared/testdata/wycheproof) must be present:
-# without them the keys tests fail instead of skipping.
+# without them the keys tests fail instead of skipping. The keys tests write
+# how many vectors ran to MHSM_WYCHEPROOF_REPORT, printed after the run.
 export MHSM_REQUIRE_WYCHEPROOF=1
+export MHSM_WYCHEPROOF_REPORT=$(mktemp "${TMPDIR:-/tmp}/mhsm-wycheproof.XXXXXX")
 
 echo "== go test -race"
 # The log of this run goes to a path of its own (several runs may share the
 # machine); it is kept after the run and its path printed.
 log=$(mktemp "${TMPDIR:-/tmp}/mhsm-test.XXXXXX.log")
 echo "log: $log"
+set +e
 go test -race -count=1 -timeout 30m ./... 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+cat "$MHSM_WYCHEPROOF_REPORT"
+rm -f "$MHSM_WYCHEPROOF_REPORT"
+echo "packages: $(grep -cE '^ok[[:space:]]' "$log") passed, $(grep -cE '^FAIL[[:space:]]+github.com/' "$log") failed"
+exit "$status"
