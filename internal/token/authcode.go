@@ -2,17 +2,11 @@ package token
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"regexp"
 	"time"
-
-	"github.com/mhsm/mhsm/internal/store"
 )
 
 // CodeGrant is what an authorization code stands for: a user's sign-in
@@ -52,25 +46,12 @@ func VerifyPKCE(verifier, challenge string) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(challenge)) == 1
 }
 
-func codeKey(raw string) string {
-	sum := sha256.Sum256([]byte(raw))
-	return "tokcode/" + hex.EncodeToString(sum[:])
-}
-
-// NewAuthCode stores g (valid for CodeLifetime) and returns its code.
+// NewAuthCode stores g (valid for CodeLifetime) and returns its code
+// (singleuse.go).
 func (i *Issuer) NewAuthCode(ctx context.Context, g CodeGrant) (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	raw := "mhsmac." + base64.RawURLEncoding.EncodeToString(b)
 	g.Issued = i.now().UTC()
 	g.Expires = g.Issued.Add(CodeLifetime)
-	v, _ := json.Marshal(g)
-	if err := i.st.Update(ctx, func(tx store.Tx) error { return tx.Put(codeKey(raw), v) }); err != nil {
-		return "", err
-	}
-	return raw, nil
+	return i.storeOnce(ctx, "mhsmac", "tokcode/", g)
 }
 
 // RedeemAuthCode consumes raw and returns its grant, or ErrInvalid if it
@@ -78,28 +59,9 @@ func (i *Issuer) NewAuthCode(ctx context.Context, g CodeGrant) (string, error) {
 // caller then refuses the grant (wrong client, redirect or verifier), so a
 // code cannot be guessed against twice.
 func (i *Issuer) RedeemAuthCode(ctx context.Context, raw string) (*CodeGrant, error) {
-	if len(raw) == 0 || len(raw) > 256 {
-		return nil, ErrInvalid
-	}
 	var g CodeGrant
-	err := i.st.Update(ctx, func(tx store.Tx) error {
-		b, err := tx.Get(codeKey(raw))
-		if errors.Is(err, store.ErrNotFound) {
-			return ErrInvalid
-		}
-		if err != nil {
-			return err
-		}
-		if err := json.Unmarshal(b, &g); err != nil {
-			return err
-		}
-		return tx.Delete(codeKey(raw))
-	})
-	if err != nil {
+	if err := i.redeemOnce(ctx, "tokcode/", raw, &g, func() time.Time { return g.Expires }); err != nil {
 		return nil, err
-	}
-	if i.now().After(g.Expires) {
-		return nil, ErrInvalid
 	}
 	return &g, nil
 }

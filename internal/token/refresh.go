@@ -2,12 +2,7 @@ package token
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/mhsm/mhsm/internal/store"
@@ -29,52 +24,20 @@ type RefreshGrant struct {
 	Expires      time.Time `json:"expires"`
 }
 
-func refreshKey(raw string) string {
-	sum := sha256.Sum256([]byte(raw))
-	return "tokrt/" + hex.EncodeToString(sum[:])
-}
-
-// NewRefreshToken stores g (valid for lifetime) and returns its token.
+// NewRefreshToken stores g (valid for lifetime) and returns its token
+// (singleuse.go).
 func (i *Issuer) NewRefreshToken(ctx context.Context, g RefreshGrant, lifetime time.Duration) (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	raw := "mhsmrt." + base64.RawURLEncoding.EncodeToString(b)
 	g.Issued = i.now().UTC()
 	g.Expires = g.Issued.Add(lifetime)
-	v, _ := json.Marshal(g)
-	if err := i.st.Update(ctx, func(tx store.Tx) error { return tx.Put(refreshKey(raw), v) }); err != nil {
-		return "", err
-	}
-	return raw, nil
+	return i.storeOnce(ctx, "mhsmrt", "tokrt/", g)
 }
 
 // RedeemRefreshToken consumes raw and returns its grant, or ErrInvalid if
 // it is unknown, already used or expired.
 func (i *Issuer) RedeemRefreshToken(ctx context.Context, raw string) (*RefreshGrant, error) {
-	if len(raw) == 0 || len(raw) > 256 {
-		return nil, ErrInvalid
-	}
 	var g RefreshGrant
-	err := i.st.Update(ctx, func(tx store.Tx) error {
-		b, err := tx.Get(refreshKey(raw))
-		if errors.Is(err, store.ErrNotFound) {
-			return ErrInvalid
-		}
-		if err != nil {
-			return err
-		}
-		if err := json.Unmarshal(b, &g); err != nil {
-			return err
-		}
-		return tx.Delete(refreshKey(raw))
-	})
-	if err != nil {
+	if err := i.redeemOnce(ctx, "tokrt/", raw, &g, func() time.Time { return g.Expires }); err != nil {
 		return nil, err
-	}
-	if i.now().After(g.Expires) {
-		return nil, ErrInvalid
 	}
 	return &g, nil
 }
