@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -54,30 +53,9 @@ func readmeBlocks(md string) ([]readmeBlock, error) {
 	return out, nil
 }
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-// mhshBinary builds the mhsm binary once per test process.
-func mhsmBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "mhsm-bin-")
-		if buildErr != nil {
-			return
-		}
-		out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, "mhsm"), ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binDir
-}
+// mhsmBinary returns the directory of the mhsm binary, built once per test
+// process.
+func mhsmBinary(t *testing.T) string { return filepath.Dir(testserver.Binary(t)) }
 
 // TestReadmeExamples runs every ```sh block of README.md, in order, with
 // bash against a fresh dev server, as a new user would: the built mhsm on

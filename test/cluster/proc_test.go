@@ -16,42 +16,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mhsm/mhsm/internal/testserver"
 )
 
 // This file runs mhsm nodes as child processes of the real binary, so one
 // can be killed with SIGKILL (test/crash does the same for one node).
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// mhsmBinary builds cmd/mhsm once per test process.
-func mhsmBinary(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "mhsm-cluster-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "mhsm")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/mhsm")
-		cmd.Dir = filepath.Join("..", "..")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
+// mhsmBinary is the mhsm binary, built once per test process.
+func mhsmBinary(t testing.TB) string { return testserver.Binary(t) }
 
 // proc is one mhsm node running as a child process.
 type proc struct {

@@ -119,12 +119,7 @@ func TestContosoExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(t.TempDir(), "mhsm")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/mhsm")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testserver.Binary(t)
 	s := testserver.Start(t, func(c *config.Server) {
 		c.MSIAddr = "127.0.0.1:0"
 		c.OpsAddr = ""

@@ -16,41 +16,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mhsm/mhsm/internal/client"
+	"github.com/mhsm/mhsm/internal/testserver"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// mhsmBinary builds cmd/mhsm once per test process.
-func mhsmBinary(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "mhsm-crash-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "mhsm")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/mhsm")
-		cmd.Dir = filepath.Join("..", "..")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
+// mhsmBinary is the mhsm binary, built once per test process.
+func mhsmBinary(t testing.TB) string { return testserver.Binary(t) }
 
 // freeAddr returns a loopback address with a port nobody listens on now.
 func freeAddr(t testing.TB) string {
