@@ -1,24 +1,13 @@
 package httpapi
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/json"
-	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mhsm/mhsm/internal/armrbac"
-	"github.com/mhsm/mhsm/internal/barrier"
 	"github.com/mhsm/mhsm/internal/config"
-	"github.com/mhsm/mhsm/internal/directory"
-	"github.com/mhsm/mhsm/internal/hsm"
 	"github.com/mhsm/mhsm/internal/mgmt"
-	"github.com/mhsm/mhsm/internal/store"
-	"github.com/mhsm/mhsm/internal/token"
 )
 
 // hostsServer is the HTTP edge with the management plane wired, on an
@@ -34,59 +23,17 @@ type hostsServer struct {
 
 func newHostsServer(tb testing.TB) *hostsServer {
 	tb.Helper()
-	ctx := context.Background()
-	must := func(err error) {
-		tb.Helper()
-		if err != nil {
-			tb.Fatal(err)
-		}
-	}
-	root := make([]byte, barrier.KeySize)
-	_, _ = rand.Read(root)
-	ring, err := barrier.NewKeyring(root)
-	must(err)
-	_, sysKey, err := ring.NewDataKey()
-	must(err)
-	cfg := config.Default()
-	cfg.Addr = "127.0.0.1:8443"
-	st := store.NewMemory()
-	dir := directory.New(st)
-	issuer := token.NewIssuer(st, sysKey)
-	loginURL := cfg.URL("login")
-	verifier := token.NewVerifier(issuer, func(tid string) string { return IssuerURL(loginURL, tid) })
-	hsms, err := hsm.NewService(ctx, st, ring, hsm.Options{BaseURL: func(n string) string { return cfg.URL(n + ".managedhsm") },
-		Principals: dirPrincipals{dir}})
-	must(err)
-	m, err := mgmt.New(ctx, st, hsms, mgmt.Options{HSMURL: func(n string) string { return cfg.URL(n+".managedhsm") + "/" }})
-	must(err)
+	c := newMemCore(tb)
+	cfg := &c.cfg
+	m, err := mgmt.New(c.ctx, c.st, c.hsms, mgmt.Options{HSMURL: func(n string) string { return cfg.URL(n+".managedhsm") + "/" }})
+	mustT(tb, err)
 	tb.Cleanup(m.Close)
-	t, err := dir.CreateTenant(ctx, "fuzz tenant", cfg.Domain)
-	must(err)
-	sp, err := dir.CreateServicePrincipal(ctx, t.ID, "fuzz")
-	must(err)
-	must(dir.MakeAdministrator(ctx, t.ID, sp.ObjectID))
-	secret, err := dir.AddSecret(ctx, t.ID, sp.AppID, time.Hour)
-	must(err)
-	sub, err := m.CreateSubscription(ctx, t.ID, "fuzz subscription", "", sp.ObjectID)
-	must(err)
-	h := &hostsServer{srv: New(Deps{Config: &cfg, HSMs: hsms, Dir: dir, Issuer: issuer, Verifier: verifier, Mgmt: m}),
-		cfg: &cfg, tenant: t.ID, sub: sub.ID, rg: "fuzz-rg"}
-	tokenFor := func(resource string) string {
-		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {sp.AppID}, "client_secret": {secret},
-			"scope": {cfg.URL(resource) + "/.default"}}
-		req := httptest.NewRequest("POST", loginURL+"/"+t.ID+"/oauth2/v2.0/token", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		rec := httptest.NewRecorder()
-		h.srv.ServeHTTP(rec, req)
-		var tr struct {
-			AccessToken string `json:"access_token"`
-		}
-		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &tr) != nil || tr.AccessToken == "" {
-			tb.Fatalf("token for %s: %d %s", resource, rec.Code, rec.Body)
-		}
-		return tr.AccessToken
-	}
-	h.mgmtToken, h.graphToken = tokenFor("management"), tokenFor("graph")
+	mustT(tb, c.dir.MakeAdministrator(c.ctx, c.tenant, c.sp.ObjectID))
+	sub, err := m.CreateSubscription(c.ctx, c.tenant, "fuzz subscription", "", c.sp.ObjectID)
+	mustT(tb, err)
+	h := &hostsServer{srv: New(Deps{Config: cfg, HSMs: c.hsms, Dir: c.dir, Issuer: c.issuer, Verifier: c.verifier, Mgmt: m}),
+		cfg: cfg, tenant: c.tenant, sub: sub.ID, rg: "fuzz-rg"}
+	h.mgmtToken, h.graphToken = c.token(tb, h.srv, "management"), c.token(tb, h.srv, "graph")
 	return h
 }
 

@@ -50,60 +50,89 @@ func newMemServer(tb testing.TB) *memServer {
 	return newMemServerAudit(tb, nil)
 }
 
-// newMemServerAudit is newMemServer recording to log (nil: audit off).
-func newMemServerAudit(tb testing.TB, log audit.Recorder) *memServer {
+// memCore is what every in-memory edge of these tests shares: the
+// services wired as internal/app wires them, on an in-memory store, and one
+// tenant with one service principal and its secret.
+type memCore struct {
+	ctx      context.Context
+	cfg      config.Server
+	dir      *directory.Directory
+	issuer   *token.Issuer
+	verifier *token.Verifier
+	hsms     *hsm.Service
+	st       store.Backend
+	tenant   string
+	sp       *directory.ServicePrincipal
+	secret   string
+}
+
+func newMemCore(tb testing.TB) *memCore {
 	tb.Helper()
-	ctx := context.Background()
-	must := func(err error) {
-		tb.Helper()
-		if err != nil {
-			tb.Fatal(err)
-		}
-	}
+	c := &memCore{ctx: context.Background(), cfg: config.Default(), st: store.NewMemory()}
 	root := make([]byte, barrier.KeySize)
 	_, _ = rand.Read(root)
 	ring, err := barrier.NewKeyring(root)
-	must(err)
+	mustT(tb, err)
 	_, sysKey, err := ring.NewDataKey()
-	must(err)
-	cfg := config.Default()
-	cfg.Addr = "127.0.0.1:8443"
-	st := store.NewMemory()
-	dir := directory.New(st)
-	issuer := token.NewIssuer(st, sysKey)
+	mustT(tb, err)
+	c.cfg.Addr = "127.0.0.1:8443"
+	cfg := &c.cfg
+	c.dir = directory.New(c.st)
+	c.issuer = token.NewIssuer(c.st, sysKey)
 	loginURL := cfg.URL("login")
-	verifier := token.NewVerifier(issuer, func(tid string) string { return IssuerURL(loginURL, tid) })
-	hsms, err := hsm.NewService(ctx, st, ring, hsm.Options{BaseURL: func(n string) string { return cfg.URL(n + ".managedhsm") },
-		Principals: dirPrincipals{dir}})
-	must(err)
-	t, err := dir.CreateTenant(ctx, "fuzz tenant", cfg.Domain)
-	must(err)
-	sp, err := dir.CreateServicePrincipal(ctx, t.ID, "fuzz")
-	must(err)
-	secret, err := dir.AddSecret(ctx, t.ID, sp.AppID, time.Hour)
-	must(err)
-	h, err := hsms.Create(ctx, hsm.CreateParams{Name: "dev", TenantID: t.ID, Admins: []string{sp.ObjectID}, Activated: true})
-	must(err)
-	for _, role := range []string{rbac.RoleCryptoOfficer, rbac.RoleCryptoUser} {
-		_, err := hsms.Assign(ctx, h, rbac.RoleAssignment{Scope: "/", RoleDefinitionID: role, PrincipalID: sp.ObjectID})
-		must(err)
-	}
-	m := &memServer{srv: New(Deps{Config: &cfg, HSMs: hsms, Dir: dir, Issuer: issuer, Verifier: verifier, Audit: log}),
-		cfg: &cfg, hsms: hsms, tenant: t.ID, oid: sp.ObjectID}
-	// The token comes from the real token endpoint, as a client gets it.
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {sp.AppID}, "client_secret": {secret},
-		"scope": {cfg.URL("managedhsm") + "/.default"}}
-	req := httptest.NewRequest("POST", cfg.URL("login")+"/"+t.ID+"/oauth2/v2.0/token", strings.NewReader(form.Encode()))
+	c.verifier = token.NewVerifier(c.issuer, func(tid string) string { return IssuerURL(loginURL, tid) })
+	c.hsms, err = hsm.NewService(c.ctx, c.st, ring, hsm.Options{BaseURL: func(n string) string { return cfg.URL(n + ".managedhsm") },
+		Principals: dirPrincipals{c.dir}})
+	mustT(tb, err)
+	t, err := c.dir.CreateTenant(c.ctx, "fuzz tenant", cfg.Domain)
+	mustT(tb, err)
+	c.tenant = t.ID
+	c.sp, err = c.dir.CreateServicePrincipal(c.ctx, t.ID, "fuzz")
+	mustT(tb, err)
+	c.secret, err = c.dir.AddSecret(c.ctx, t.ID, c.sp.AppID, time.Hour)
+	mustT(tb, err)
+	return c
+}
+
+// token gets the service principal a token for resource ("managedhsm",
+// "management", "graph") from srv's real token endpoint, as a client does.
+func (c *memCore) token(tb testing.TB, srv http.Handler, resource string) string {
+	tb.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {c.sp.AppID}, "client_secret": {c.secret},
+		"scope": {c.cfg.URL(resource) + "/.default"}}
+	req := httptest.NewRequest("POST", c.cfg.URL("login")+"/"+c.tenant+"/oauth2/v2.0/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	rec := httptest.NewRecorder()
-	m.srv.ServeHTTP(rec, req)
+	srv.ServeHTTP(rec, req)
 	var tr struct {
 		AccessToken string `json:"access_token"`
 	}
 	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &tr) != nil || tr.AccessToken == "" {
-		tb.Fatalf("token endpoint: %d %s", rec.Code, rec.Body)
+		tb.Fatalf("token for %s: %d %s", resource, rec.Code, rec.Body)
 	}
-	m.token = tr.AccessToken
+	return tr.AccessToken
+}
+
+func mustT(tb testing.TB, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// newMemServerAudit is newMemServer recording to log (nil: audit off).
+func newMemServerAudit(tb testing.TB, log audit.Recorder) *memServer {
+	tb.Helper()
+	c := newMemCore(tb)
+	h, err := c.hsms.Create(c.ctx, hsm.CreateParams{Name: "dev", TenantID: c.tenant, Admins: []string{c.sp.ObjectID}, Activated: true})
+	mustT(tb, err)
+	for _, role := range []string{rbac.RoleCryptoOfficer, rbac.RoleCryptoUser} {
+		_, err := c.hsms.Assign(c.ctx, h, rbac.RoleAssignment{Scope: "/", RoleDefinitionID: role, PrincipalID: c.sp.ObjectID})
+		mustT(tb, err)
+	}
+	m := &memServer{srv: New(Deps{Config: &c.cfg, HSMs: c.hsms, Dir: c.dir, Issuer: c.issuer, Verifier: c.verifier, Audit: log}),
+		cfg: &c.cfg, hsms: c.hsms, tenant: c.tenant, oid: c.sp.ObjectID}
+	m.token = c.token(tb, m.srv, "managedhsm")
 	return m
 }
 
