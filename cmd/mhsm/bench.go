@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,7 +62,7 @@ use and reused afterwards.`,
 	f := cmd.Flags()
 	f.BoolVar(&o.self, "self", false, "start a dev-mode server in-process with a temporary data dir")
 	f.BoolVar(&o.audit, "audit", true, "with --self: durable audit on the in-process server")
-	f.BoolVar(&o.auditCmp, "audit-compare", false, "with --self: also start a server with audit off and repeat each closed loop against it (prices durable audit)")
+	f.BoolVar(&o.auditCmp, "audit-compare", false, "with --self or --spawn: also start a server with audit off and repeat each closed loop (or client-matrix cell) against it, interleaved (prices durable audit)")
 	f.DurationVar(&o.commitInterval, "audit-commit-interval", config.DefaultAudit().CommitInterval, "with --self: the server's --audit-commit-interval")
 	f.BoolVar(&o.selfThrottle, "self-throttle", false, "with --self, keep the default admission limits (by default they are raised so that they never refuse; their bookkeeping still runs)")
 	f.StringVar(&o.devJSON, "dev-json", "", "dev.json of a running dev-mode server (URL, CA, client credentials)")
@@ -111,11 +112,14 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 	if o.cpuProfile != "" && !o.self {
 		return errors.New("--cpuprofile needs --self: the profile is of this process")
 	}
-	if (o.auditCmp || !o.audit) && !o.self {
-		return errors.New("--audit and --audit-compare need --self")
+	if !o.audit && !o.self {
+		return errors.New("--audit needs --self (with --spawn: --server-arg=--audit=false)")
+	}
+	if o.auditCmp && !o.self && !o.spawn {
+		return errors.New("--audit-compare needs --self or --spawn")
 	}
 	var target, auditOff *bench.Target
-	var serverPID int
+	var serverPID, auditOffPID int
 	switch {
 	case o.spawn:
 		stop, t, pid, err := spawnServer(ctx, o.serverArgs)
@@ -124,6 +128,14 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 		}
 		defer stop()
 		target, serverPID = t, pid
+		if o.auditCmp {
+			stop, t, pid, err := spawnServer(ctx, append(slices.Clone(o.serverArgs), "--audit=false"))
+			if err != nil {
+				return err
+			}
+			defer stop()
+			auditOff, auditOffPID = t, pid
+		}
 	case o.self:
 		stop, t, err := startSelf(ctx, o.selfThrottle, o.audit, o.commitInterval)
 		if err != nil {
@@ -156,7 +168,11 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 		return errors.New("give --spawn, --self, --dev-json or --url")
 	}
 	if o.clients != "" {
-		return runClientMatrix(cmd, o, target, ops, serverPID)
+		servers := []bench.Server{{Name: "default", Target: target, PID: serverPID}}
+		if auditOff != nil {
+			servers = append(servers, bench.Server{Name: "audit off", Target: auditOff, PID: auditOffPID})
+		}
+		return runClientMatrix(cmd, o, servers, ops)
 	}
 	if o.peer {
 		return runPeer(cmd, o, target)

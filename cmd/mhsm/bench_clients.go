@@ -111,7 +111,7 @@ func spawnServer(ctx context.Context, extra []string) (stop func(), t *bench.Tar
 }
 
 // runClientMatrix runs `mhsm bench --clients …`.
-func runClientMatrix(cmd *cobra.Command, o benchOptions, target *bench.Target, ops []bench.Operation, serverPID int) error {
+func runClientMatrix(cmd *cobra.Command, o benchOptions, servers []bench.Server, ops []bench.Operation) error {
 	modes, err := bench.ParseModes(o.clients)
 	if err != nil {
 		return err
@@ -120,8 +120,8 @@ func runClientMatrix(cmd *cobra.Command, o benchOptions, target *bench.Target, o
 	if err != nil {
 		return err
 	}
-	rep, err := bench.RunClients(cmd.Context(), bench.ClientsConfig{Target: target, Ops: ops, Modes: modes, Conns: conns,
-		Duration: o.duration, Rounds: o.rounds, Warmup: o.warmup, ServerPID: serverPID, Log: cmd.ErrOrStderr()})
+	rep, err := bench.RunClients(cmd.Context(), bench.ClientsConfig{Servers: servers, Ops: ops, Modes: modes, Conns: conns,
+		Duration: o.duration, Rounds: o.rounds, Warmup: o.warmup, Log: cmd.ErrOrStderr()})
 	if err != nil {
 		return err
 	}

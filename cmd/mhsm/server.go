@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -48,6 +50,7 @@ func serverCmd() *cobra.Command {
 	cfg := config.Default()
 	cfg.OpsAddr = "127.0.0.1:9464"
 	var devOpts devServerOpts
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the mhsm server.",
@@ -71,8 +74,14 @@ store, and logs one line saying so.`,
 					cfg.DataDir, a.Addr(), app.HostsLines(a.Config, []string{"dev"}))
 				go announceDev(ctx, cmd, &cfg, a.Addr().String()) // devserver.go
 			}
+			stopProfile, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				_ = a.Close()
+				return err
+			}
 			serveErr := a.Serve(ctx)
 			closeErr := a.Close()
+			stopProfile()
 			if err := errors.Join(serveErr, closeErr); err != nil {
 				return err
 			}
@@ -86,5 +95,28 @@ store, and logs one line saying so.`,
 	}
 	serverFlags(cmd, &cfg)
 	devServerFlags(cmd, &cfg, &devOpts) // devserver.go
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile of the whole run to this file (stack samples only, no request data); for performance work")
 	return cmd
+}
+
+// startCPUProfile starts a CPU profile into path ("" for none) and returns
+// the function that ends it.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			slog.Warn("cpu profile", "err", err)
+		}
+	}, nil
 }

@@ -78,6 +78,8 @@ func verifyDir(t testing.TB, dir string, pub ed25519.PublicKey) *Report {
 }
 
 // readChain returns the concatenated segments of a chain directory.
+// readChain returns the records of every segment of the chain in dir, in
+// order, without the open segment's zero padding (prealloc.go).
 func readChain(t testing.TB, dir string) []byte {
 	t.Helper()
 	segs, err := listSegments(dir)
@@ -89,6 +91,9 @@ func readChain(t testing.TB, dir string) []byte {
 		b, err := os.ReadFile(s)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if i := bytes.IndexByte(b, 0); i >= 0 {
+			b = b[:i]
 		}
 		all = append(all, b...)
 	}

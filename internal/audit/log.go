@@ -5,12 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
-	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,8 +78,8 @@ type Options struct {
 	// fsyncs when the CPU they cost is what limits throughput. 0, or not
 	// Busy, commits as soon as the previous commit is done.
 	CommitInterval time.Duration
-	// Busy reports whether the CPU is saturated. Default: the run queue
-	// is long (runtime/metrics; see cpuSaturated).
+	// Busy reports whether the CPU is saturated. Default: the machine's
+	// CPUs are busy or this process's run queue is long (busy.go).
 	Busy func() bool
 	// SyncEachRecord gives every record its own write and fsync instead of
 	// sharing them (group commit). For benchmarks only.
@@ -165,7 +162,7 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		opts.Now = time.Now
 	}
 	if opts.Busy == nil {
-		opts.Busy = cpuSaturated
+		opts.Busy = defaultBusy.saturated
 	}
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
@@ -372,29 +369,3 @@ func (l *Log) Close() error {
 	}
 	return nil
 }
-
-// cpuSaturated reports whether the run queue is long: on average over the
-// last commits (an exponentially weighted mean, weight 1/8, so a momentary
-// burst does not count) at least 16 goroutines per P waiting to run. A
-// closed loop of 64 connections keeps the instantaneous count at a median
-// of 55–63 on 2 Ps at full load, 2–18 at half load (the load generator's
-// goroutines included). Each newly runnable goroutine then waits for many
-// others' slices anyway, so a commit interval adds little latency. About
-// 0.1 µs; called before every commit.
-func cpuSaturated() bool {
-	s := []metrics.Sample{{Name: "/sched/goroutines/runnable:goroutines"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return false
-	}
-	n := float64(s[0].Value.Uint64())
-	// Writers of several chains may race here; the mean stays approximate,
-	// which is all it needs to be.
-	avg := math.Float64frombits(runQueueMean.Load())
-	avg += (n - avg) / 8
-	runQueueMean.Store(math.Float64bits(avg))
-	return avg >= 16*float64(runtime.GOMAXPROCS(0))
-}
-
-// runQueueMean is cpuSaturated's running mean (float64 bits).
-var runQueueMean atomic.Uint64

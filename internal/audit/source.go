@@ -127,7 +127,9 @@ func (s *Source) readFile(ctx context.Context, name string, fn lineFunc, partial
 		return err
 	}
 	defer rc.Close()
-	br := bufio.NewReaderSize(rc, 64<<10)
+	// The open segment of a running (or crashed) server ends in
+	// preallocated zeros (prealloc.go).
+	br := bufio.NewReaderSize(&untilNUL{r: rc}, 64<<10)
 	for n := 1; ; n++ {
 		line, err := readLine(br)
 		where := fmt.Sprintf("%s:%d", name, n)

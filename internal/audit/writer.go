@@ -38,7 +38,8 @@ type writer struct {
 	// Owned by loop.
 	f         *os.File
 	seg       string    // current segment path
-	size      int64     // durable size of seg
+	size      int64     // durable size of seg: where its records end
+	alloc     int64     // size of seg's file: size plus zero padding (prealloc.go)
 	seq       uint64    // seq of the last durable line
 	last      digest    // hash of the last durable line
 	since     int       // records after the last checkpoint
@@ -138,7 +139,7 @@ func (w *writer) recoverTail() error {
 	}
 	if len(segs) == 0 {
 		w.seg = filepath.Join(w.dir, segName(1))
-		f, err := os.OpenFile(w.seg, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+		f, err := openSegment(w.seg, true)
 		if err != nil {
 			return fmt.Errorf("audit: %w", err)
 		}
@@ -146,7 +147,7 @@ func (w *writer) recoverTail() error {
 		return syncDir(w.dir)
 	}
 	w.seg = segs[len(segs)-1]
-	f, err := os.OpenFile(w.seg, os.O_RDWR|os.O_APPEND, 0o600)
+	f, err := openSegment(w.seg, false)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
@@ -155,12 +156,14 @@ func (w *writer) recoverTail() error {
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	line, end, err := tailLine(f, st.Size())
+	line, end, err := lastRecord(f, st.Size())
 	if err != nil {
 		return fmt.Errorf("audit: %s: %w", w.seg, err)
 	}
 	if end != st.Size() {
-		slog.Warn("audit: dropping an incomplete record at the end of the log (never acknowledged)", "chain", w.name, "bytes", st.Size()-end)
+		if pad, err := contentEnd(f, st.Size()); err == nil && pad != end {
+			slog.Warn("audit: dropping an incomplete record at the end of the log (never acknowledged)", "chain", w.name, "bytes", pad-end)
+		}
 		if err := f.Truncate(end); err != nil {
 			return fmt.Errorf("audit: %w", err)
 		}
@@ -168,14 +171,14 @@ func (w *writer) recoverTail() error {
 			return fmt.Errorf("audit: %w", err)
 		}
 	}
-	w.size = end
+	w.size, w.alloc = end, end
 	for i := len(segs) - 2; line == nil && i >= 0; i-- {
 		pf, err := os.Open(segs[i])
 		if err != nil {
 			return fmt.Errorf("audit: %w", err)
 		}
 		pst, _ := pf.Stat()
-		line, _, err = tailLine(pf, pst.Size())
+		line, _, err = lastRecord(pf, pst.Size())
 		_ = pf.Close()
 		if err != nil {
 			return fmt.Errorf("audit: %s: %w", segs[i], err)
@@ -331,6 +334,9 @@ func (w *writer) loop() {
 			if w.since > 0 {
 				w.commit(&batch{checkpoint: true, done: make(chan struct{})})
 			}
+			if w.failure.Load() == nil {
+				_ = w.trim()
+			}
 			_ = w.f.Close()
 			return
 		}
@@ -400,14 +406,15 @@ func (w *writer) write(bodies [][]byte, force, probe bool) error {
 		return nil
 	}
 	err := w.log.fault("write")
+	grew := false
 	if err == nil {
-		_, err = w.f.Write(buf)
+		grew, err = w.place(buf)
 	}
 	if err == nil {
 		err = w.log.fault("sync")
 	}
 	if err == nil {
-		err = w.f.Sync()
+		err = w.flush(grew)
 	}
 	if err != nil {
 		w.trip(err)
@@ -459,7 +466,7 @@ func (w *writer) recover() bool {
 	}
 	var f *os.File
 	if err == nil {
-		f, err = os.OpenFile(w.seg, os.O_RDWR|os.O_APPEND, 0o600)
+		f, err = openSegment(w.seg, false)
 	}
 	if err == nil {
 		if err = f.Truncate(w.size); err == nil {
@@ -474,17 +481,22 @@ func (w *writer) recover() bool {
 		return false
 	}
 	_ = w.f.Close()
-	w.f = f
+	w.f, w.alloc = f, w.size
 	w.failure.Store(nil)
 	w.probed = w.log.now()
 	slog.Info("audit: the log is writable again", "chain", w.name)
 	return true
 }
 
-// rotate starts a new segment; on failure the current one stays in use.
+// rotate starts a new segment, once the current one is cut back to its
+// records; on failure the current one stays in use.
 func (w *writer) rotate() {
+	if err := w.trim(); err != nil {
+		w.trip(err) // the segment's size is unknown: recover cuts it back again
+		return
+	}
 	name := filepath.Join(w.dir, segName(w.seq+1))
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	f, err := openSegment(name, true)
 	if err == nil {
 		if err = syncDir(w.dir); err != nil {
 			_ = f.Close()
@@ -496,7 +508,7 @@ func (w *writer) rotate() {
 		return
 	}
 	_ = w.f.Close()
-	w.f, w.seg, w.size = f, name, 0
+	w.f, w.seg, w.size, w.alloc = f, name, 0, 0
 	w.setPos()
 }
 

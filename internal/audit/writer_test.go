@@ -1,11 +1,13 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -140,28 +142,80 @@ func TestRestartResumesChain(t *testing.T) {
 	}
 }
 
-// TestCrashTail copies a live chain (records durable, no checkpoint yet,
-// plus half a line as a torn write leaves it) and opens the copy: the torn
-// line is dropped and the acknowledged records get a checkpoint.
+// TestCrashTail copies a live chain (records durable, no checkpoint yet),
+// adds what a crash in the middle of a write can leave after them, and
+// opens the copy: whatever was not acknowledged is dropped, and the
+// acknowledged records get a checkpoint. Cases: half a line; half a line
+// in the zero padding of the open segment; a line whose first page never
+// reached the disk (zeros inside it) with its end in place; padding alone.
 func TestCrashTail(t *testing.T) {
 	dir := t.TempDir()
 	l := openTest(t, dir, func(o *Options) { o.CheckpointRecords = 1000 })
 	record(t, l, "dev", 0, 7)
-	crash := t.TempDir()
-	seg := filepath.Join(crash, "dev", segName(1))
-	if err := os.MkdirAll(filepath.Dir(seg), 0o700); err != nil {
+	live := readChain(t, filepath.Join(dir, "dev"))
+	if bytes.IndexByte(live, 0) >= 0 || !bytes.HasSuffix(live, []byte("\n")) {
+		t.Fatal("readChain kept padding or a partial line")
+	}
+	pad := make([]byte, 3000)
+	torn := []byte(`{"time":"2026-11-26T10:00:00Z","operat`)
+	holed := append(append(make([]byte, 40), `ion":"KeySign","seq":8}`...), '\n')
+	for name, tail := range map[string][]byte{
+		"half a line":           torn,
+		"half a line, padded":   append(slices.Clone(torn), pad...),
+		"a line with a hole":    append(slices.Clone(holed), pad...),
+		"padding alone":         pad,
+		"nothing after records": nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			crash := t.TempDir()
+			seg := filepath.Join(crash, "dev", segName(1))
+			if err := os.MkdirAll(filepath.Dir(seg), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(seg, append(slices.Clone(live), tail...), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			l2 := openTest(t, crash, nil)
+			record(t, l2, "dev", 7, 1)
+			l2.Close()
+			r := verifyDir(t, filepath.Join(crash, "dev"), testPub(t, "dev"))
+			if !r.OK() || r.Records != 8 {
+				t.Fatalf("report %+v", r)
+			}
+			// Closed, the segment holds records only: no padding left.
+			b, err := os.ReadFile(seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.IndexByte(b, 0) >= 0 || !bytes.HasSuffix(b, []byte("\n")) {
+				t.Fatalf("closed segment ends %q", b[max(0, len(b)-40):])
+			}
+		})
+	}
+}
+
+// TestOpenSegmentIsPreallocated: while a chain is open its segment is
+// zero-padded past the records (commits overwrite zeros and fdatasync);
+// readers of the live directory (verify, query) see the records only.
+func TestOpenSegmentIsPreallocated(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir, nil)
+	record(t, l, "dev", 0, 3)
+	seg := filepath.Join(dir, "dev", segName(1))
+	st, err := os.Stat(seg)
+	if err != nil {
 		t.Fatal(err)
 	}
-	b := readChain(t, filepath.Join(dir, "dev"))
-	if err := os.WriteFile(seg, append(b, `{"time":"2026-11-26T10:00:00Z","operat`...), 0o600); err != nil {
-		t.Fatal(err)
+	if st.Size() != preallocChunk {
+		t.Fatalf("open segment is %d bytes, want one preallocated chunk (%d)", st.Size(), preallocChunk)
 	}
-	l2 := openTest(t, crash, nil)
-	record(t, l2, "dev", 7, 1)
-	l2.Close()
-	r := verifyDir(t, filepath.Join(crash, "dev"), testPub(t, "dev"))
-	if !r.OK() || r.Records != 8 {
-		t.Fatalf("report %+v", r)
+	r := verifyDir(t, filepath.Join(dir, "dev"), testPub(t, "dev"))
+	if r.Records != 3 || len(r.Problems) != 0 {
+		t.Fatalf("live verify: %+v", r)
+	}
+	l.Close()
+	if st, _ = os.Stat(seg); st.Size() >= preallocChunk || st.Size() == 0 {
+		t.Fatalf("closed segment is %d bytes, want its records only", st.Size())
 	}
 }
 

@@ -12,29 +12,40 @@ import (
 )
 
 // ClientsConfig is a run of the client matrix: every operation with every
-// client mode at every connection count, against one server, with the
-// server's CPU per request when it runs in another process.
+// client mode at every connection count, against one or more servers, with
+// each server's CPU per request when it runs in another process.
 type ClientsConfig struct {
-	Target *Target
-	Ops    []Operation
-	Modes  []Mode
-	Conns  []int
+	// Servers are measured side by side: every cell of a round runs
+	// against each in turn (e.g. the default server and one with audit
+	// off, to price durable audit).
+	Servers []Server
+	Ops     []Operation
+	Modes   []Mode
+	Conns   []int
 	// Duration is the measured time of each cell; Rounds interleaves the
-	// cells (every mode and count once per round).
+	// cells (every server, mode and count once per round).
 	Duration time.Duration
 	Rounds   int
 	Warmup   time.Duration
-	// ServerPID is the server process, for its CPU time per request
-	// (/proc/<pid>/stat); 0 when the server runs in this process.
-	ServerPID int
-	Log       io.Writer
+	Log      io.Writer
 }
 
-// Cell is one operation × mode × connection count.
+// Server is one server of a client-matrix run.
+type Server struct {
+	// Name labels its cells ("default", "audit off").
+	Name   string
+	Target *Target
+	// PID is the server process, for its CPU time per request
+	// (/proc/<pid>/stat); 0 when the server runs in this process.
+	PID int
+}
+
+// Cell is one server × operation × mode × connection count.
 type Cell struct {
-	Mode  Mode  `json:"mode"`
-	Conns int   `json:"conns"`
-	Phase Phase `json:"phase"`
+	Server string `json:"server"`
+	Mode   Mode   `json:"mode"`
+	Conns  int    `json:"conns"`
+	Phase  Phase  `json:"phase"`
 	// ServerCPUus and ClientCPUus are CPU microseconds per successful
 	// request of the server process and of this (load generator) process;
 	// with the server in this process ServerCPUus is 0 and ClientCPUus is
@@ -58,8 +69,8 @@ type ClientsReport struct {
 	Command     string          `json:"command,omitempty"`
 	Started     string          `json:"started"`
 	Machine     Machine         `json:"machine"`
-	Target      string          `json:"target"`
-	ServerPID   int             `json:"serverPid,omitempty"`
+	Servers     []string        `json:"servers"`
+	Separate    bool            `json:"separateProcess"` // every server ran as its own process
 	DurationSec float64         `json:"durationSec"`
 	Rounds      int             `json:"rounds"`
 	Results     []ClientsResult `json:"results"`
@@ -77,18 +88,29 @@ func RunClients(ctx context.Context, cfg ClientsConfig) (*ClientsReport, error) 
 	if cfg.Warmup <= 0 {
 		cfg.Warmup = min(time.Second, slice/4)
 	}
-	rep := &ClientsReport{Started: time.Now().UTC().Format(time.RFC3339), Machine: ThisMachine(), Target: cfg.Target.HSMURL.String(),
-		ServerPID: cfg.ServerPID, DurationSec: cfg.Duration.Seconds(), Rounds: cfg.Rounds}
-	ps, err := prepareAll(ctx, cfg.Target, cfg.Ops)
-	if err != nil {
-		return nil, err
+	rep := &ClientsReport{Started: time.Now().UTC().Format(time.RFC3339), Machine: ThisMachine(), Separate: true,
+		DurationSec: cfg.Duration.Seconds(), Rounds: cfg.Rounds}
+	prep := make([][]prepared, len(cfg.Servers)) // per server, per operation
+	for si, srv := range cfg.Servers {
+		rep.Servers = append(rep.Servers, srv.Name+" "+srv.Target.HSMURL.String())
+		rep.Separate = rep.Separate && srv.PID != 0
+		ps, err := prepareAll(ctx, srv.Target, cfg.Ops)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", srv.Name, err)
+		}
+		prep[si] = ps
 	}
-	for _, p := range ps {
-		res := ClientsResult{Op: p.op.Name, Label: p.op.Label}
-		if p.op.raw != nil {
-			raw, err := newRawOps(p.op.raw)
+	type acc struct {
+		tallies        []tally
+		server, client time.Duration
+		skipped        string
+	}
+	for oi, op := range cfg.Ops {
+		res := ClientsResult{Op: op.Name, Label: op.Label}
+		if op.raw != nil {
+			raw, err := newRawOps(op.raw)
 			if err != nil {
-				return nil, fmt.Errorf("%s raw: %w", p.op.Name, err)
+				return nil, fmt.Errorf("%s raw: %w", op.Name, err)
 			}
 			n, el, err := raw.run(ctx, cfg.Duration/2)
 			if err != nil {
@@ -96,64 +118,62 @@ func RunClients(ctx context.Context, cfg ClientsConfig) (*ClientsReport, error) 
 			}
 			res.RawOpsPerSec = float64(n) / el.Seconds()
 		}
-		type acc struct {
-			tallies        []tally
-			server, client time.Duration
-			skipped        string
-		}
-		accs := map[[2]int]*acc{}
+		accs := map[[3]int]*acc{} // server, conns, mode
 		for k := range cfg.Rounds {
 			for ci, c := range cfg.Conns {
 				for mi, m := range cfg.Modes {
-					a := accs[[2]int{ci, mi}]
-					if a == nil {
-						a = &acc{}
-						accs[[2]int{ci, mi}] = a
-					}
-					if a.skipped != "" {
-						continue
-					}
-					ss, err := senders(ctx, cfg.Target, m, p, c)
-					if err != nil {
-						if m == ModeAzkeys && strings.Contains(err.Error(), "has no azkeys method") {
-							a.skipped = "no azkeys method"
+					for si, srv := range cfg.Servers {
+						a := accs[[3]int{si, ci, mi}]
+						if a == nil {
+							a = &acc{}
+							accs[[3]int{si, ci, mi}] = a
+						}
+						if a.skipped != "" {
 							continue
 						}
-						return nil, fmt.Errorf("%s %s c=%d: %w", p.op.Name, m, c, err)
-					}
-					var s0, s1 time.Duration
-					var c0, c1 time.Duration
-					window := func(open bool) {
-						if open {
-							s0, c0 = procCPU(cfg.ServerPID), selfCPU()
-						} else {
-							s1, c1 = procCPU(cfg.ServerPID), selfCPU()
+						ss, err := senders(ctx, srv.Target, m, prep[si][oi], c)
+						if err != nil {
+							if m == ModeAzkeys && strings.Contains(err.Error(), "has no azkeys method") {
+								a.skipped = "no azkeys method"
+								continue
+							}
+							return nil, fmt.Errorf("%s %s %s c=%d: %w", srv.Name, op.Name, m, c, err)
 						}
+						var s0, s1, c0, c1 time.Duration
+						window := func(open bool) {
+							if open {
+								s0, c0 = procCPU(srv.PID), selfCPU()
+							} else {
+								s1, c1 = procCPU(srv.PID), selfCPU()
+							}
+						}
+						ts := runLoad(ctx, ss, cfg.Warmup, slice, 0, window)
+						closeSenders(ss)
+						a.tallies = append(a.tallies, shiftSeconds(ts, k)...)
+						a.server += s1 - s0
+						a.client += c1 - c0
 					}
-					ts := runLoad(ctx, ss, cfg.Warmup, slice, 0, window)
-					closeSenders(ss)
-					a.tallies = append(a.tallies, shiftSeconds(ts, k)...)
-					a.server += s1 - s0
-					a.client += c1 - c0
 				}
 			}
 		}
 		for ci, c := range cfg.Conns {
 			for mi, m := range cfg.Modes {
-				a := accs[[2]int{ci, mi}]
-				cell := Cell{Mode: m, Conns: c, Skipped: a.skipped}
-				if a.skipped == "" {
-					cell.Phase = summarize(a.tallies, 0, slice*time.Duration(cfg.Rounds))
-					if n := float64(cell.Phase.N); n > 0 {
-						cell.ClientCPUus = float64(a.client.Microseconds()) / n
-						if cfg.ServerPID != 0 {
-							cell.ServerCPUus = float64(a.server.Microseconds()) / n
+				for si, srv := range cfg.Servers {
+					a := accs[[3]int{si, ci, mi}]
+					cell := Cell{Server: srv.Name, Mode: m, Conns: c, Skipped: a.skipped}
+					if a.skipped == "" {
+						cell.Phase = summarize(a.tallies, 0, slice*time.Duration(cfg.Rounds))
+						if n := float64(cell.Phase.N); n > 0 {
+							cell.ClientCPUus = float64(a.client.Microseconds()) / n
+							if srv.PID != 0 {
+								cell.ServerCPUus = float64(a.server.Microseconds()) / n
+							}
 						}
+						fmt.Fprintf(cfg.Log, "%-20s %-10s %-8s c=%-3d %8.0f ops/s  p99 %6.2f ms  server %6.0f µs/req  client %6.0f µs/req  errors %d\n",
+							op.Name, srv.Name, m, c, cell.Phase.OpsPerSec, cell.Phase.P99Ms, cell.ServerCPUus, cell.ClientCPUus, cell.Phase.Errors)
 					}
-					fmt.Fprintf(cfg.Log, "%-20s %-8s c=%-3d %8.0f ops/s  p99 %6.2f ms  server %6.0f µs/req  client %6.0f µs/req  errors %d\n",
-						p.op.Name, m, c, cell.Phase.OpsPerSec, cell.Phase.P99Ms, cell.ServerCPUus, cell.ClientCPUus, cell.Phase.Errors)
+					res.Cells = append(res.Cells, cell)
 				}
-				res.Cells = append(res.Cells, cell)
 			}
 		}
 		rep.Results = append(rep.Results, res)
@@ -195,26 +215,27 @@ func procCPU(pid int) time.Duration {
 	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
-// WriteMarkdown writes the client matrix: per operation, one row per mode
-// and connection count.
+// WriteMarkdown writes the client matrix: per operation, one row per
+// server, mode and connection count.
 func (r *ClientsReport) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Client matrix, %s, %d × %s per cell (interleaved rounds), %s, %d CPUs (%s).\n",
 		r.Started, r.Rounds, time.Duration(r.DurationSec*float64(time.Second)/float64(max(r.Rounds, 1))), r.Machine.GoVersion, r.Machine.CPUs, r.Machine.CPUModel)
-	if r.ServerPID != 0 {
-		b.WriteString("The server ran as its own process with its default flags; CPU per request is read from /proc for the server and getrusage for the load generator.\n")
+	if r.Separate {
+		b.WriteString("Each server ran as its own process; CPU per request is read from /proc for the server and getrusage for the load generator.\n")
 	} else {
-		b.WriteString("The server ran in the load generator's process: client CPU includes the server's.\n")
+		b.WriteString("A server ran in the load generator's process: its client CPU includes the server's.\n")
 	}
+	fmt.Fprintf(&b, "Servers: %s.\n", strings.Join(r.Servers, "; "))
 	for _, res := range r.Results {
 		fmt.Fprintf(&b, "\n**%s**", res.Label)
 		if res.RawOpsPerSec > 0 {
 			fmt.Fprintf(&b, " — raw Go ceiling %.0f ops/s", res.RawOpsPerSec)
 		}
-		b.WriteString("\n\n| client | c | ops/s | × raw | p50 ms | p99 ms | server CPU µs/req | client CPU µs/req | errors |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		b.WriteString("\n\n| server | client | c | ops/s | × raw | p50 ms | p99 ms | server CPU µs/req | client CPU µs/req | errors |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 		for _, c := range res.Cells {
 			if c.Skipped != "" {
-				fmt.Fprintf(&b, "| %s | %d | — (%s) | | | | | | |\n", c.Mode, c.Conns, c.Skipped)
+				fmt.Fprintf(&b, "| %s | %s | %d | — (%s) | | | | | | |\n", c.Server, c.Mode, c.Conns, c.Skipped)
 				continue
 			}
 			vs := ""
@@ -222,11 +243,11 @@ func (r *ClientsReport) WriteMarkdown(w io.Writer) error {
 				vs = fmt.Sprintf("%.2f", c.Phase.OpsPerSec/res.RawOpsPerSec)
 			}
 			srv := "—"
-			if r.ServerPID != 0 {
+			if c.ServerCPUus > 0 {
 				srv = fmt.Sprintf("%.0f", c.ServerCPUus)
 			}
-			fmt.Fprintf(&b, "| %s | %d | %.0f | %s | %.2f | %.2f | %s | %.0f | %d |\n",
-				c.Mode, c.Conns, c.Phase.OpsPerSec, vs, c.Phase.P50Ms, c.Phase.P99Ms, srv, c.ClientCPUus, c.Phase.Errors)
+			fmt.Fprintf(&b, "| %s | %s | %d | %.0f | %s | %.2f | %.2f | %s | %.0f | %d |\n",
+				c.Server, c.Mode, c.Conns, c.Phase.OpsPerSec, vs, c.Phase.P50Ms, c.Phase.P99Ms, srv, c.ClientCPUus, c.Phase.Errors)
 		}
 	}
 	_, err := io.WriteString(w, b.String())
