@@ -31,6 +31,7 @@ type benchOptions struct {
 	clients, connsList                   string
 	peer                                 bool
 	serverArgs                           []string
+	variants                             []string
 	peerURL, peerToken, peerCA           string
 }
 
@@ -86,6 +87,7 @@ use and reused afterwards.`,
 	f.BoolVar(&o.noHalf, "no-half", false, "skip the run paced at 50 % of the maximum")
 	f.BoolVar(&o.spawn, "spawn", false, "start `mhsm server --dev` with its default flags as a child process (temporary data dir) and measure its CPU per request")
 	f.StringArrayVar(&o.serverArgs, "server-arg", nil, "with --spawn: an extra flag for the server, e.g. --server-arg=--http2 (repeatable)")
+	f.StringArrayVar(&o.variants, "spawn-variant", nil, "with --spawn and --clients: also spawn a server with these extra flags (space-separated) and run every cell against it too, interleaved: 'NAME=FLAGS', e.g. 'h2=--http2' (repeatable)")
 	f.StringVar(&o.clients, "clients", "", "run the client matrix instead: comma-separated client modes (minimal, std, azkeys; all) at each --conns-list count")
 	f.StringVar(&o.connsList, "conns-list", "1,16,64", "with --clients: connection counts")
 	f.BoolVar(&o.peer, "peer", false, "compare with OpenBao Transit side by side (std client, -c connections): --peer-url/--peer-token/--peer-ca, or without --peer-url the figures recorded on this machine type, scaled by this run's raw ceiling")
@@ -114,6 +116,9 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 	}
 	if !o.audit && !o.self {
 		return errors.New("--audit needs --self (with --spawn: --server-arg=--audit=false)")
+	}
+	if len(o.variants) > 0 && (!o.spawn || o.clients == "") {
+		return errors.New("--spawn-variant needs --spawn and --clients")
 	}
 	if o.auditCmp && !o.self && !o.spawn {
 		return errors.New("--audit-compare needs --self or --spawn")
@@ -171,6 +176,18 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 		servers := []bench.Server{{Name: "default", Target: target, PID: serverPID}}
 		if auditOff != nil {
 			servers = append(servers, bench.Server{Name: "audit off", Target: auditOff, PID: auditOffPID})
+		}
+		for _, v := range o.variants {
+			name, flags, ok := strings.Cut(v, "=")
+			if !ok || name == "" || !o.spawn {
+				return fmt.Errorf("--spawn-variant %q: want NAME=FLAGS, with --spawn", v)
+			}
+			stop, t, pid, err := spawnServer(ctx, append(slices.Clone(o.serverArgs), strings.Fields(flags)...))
+			if err != nil {
+				return fmt.Errorf("--spawn-variant %s: %w", name, err)
+			}
+			defer stop()
+			servers = append(servers, bench.Server{Name: name, Target: t, PID: pid})
 		}
 		return runClientMatrix(cmd, o, servers, ops)
 	}
