@@ -240,6 +240,7 @@ func (a *App) Serve(ctx context.Context) error {
 		}
 	}
 	go a.hsms.Run(a.tickCtx, a.Config.RotationInterval)
+	go a.dir.RunLockoutSweeper(a.tickCtx, 5*time.Minute) // etcd only: expired shared counters
 	if a.delivery != nil {
 		go a.delivery.Run(a.tickCtx)
 	}

@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -117,5 +118,80 @@ func TestSharedLockoutPerSourceAndCeiling(t *testing.T) {
 				t.Fatalf("shared=%v node %s, clean source at the ceiling: %v, want success", shared, name, err)
 			}
 		}
+	}
+}
+
+// TestSweepLockoutsDeletesOnlyExpiredCounters: failures from 300 sources
+// (more than one sweep page) leave 301 counters in the store (one per
+// source, one for the principal). Before max(Window, MaxDelay) has passed
+// since their last failure none is deleted; after it, all are but those of
+// a source that failed again meanwhile, which is in its back-off and stays
+// refused after the sweep. Without SharedLockout there is nothing to sweep.
+func TestSweepLockoutsDeletesOnlyExpiredCounters(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory()
+	pol := LockoutPolicy{MaxFailures: 3, Window: time.Minute, BaseDelay: 5 * time.Minute, MaxDelay: 10 * time.Minute, PrincipalCeiling: 1000}
+	d := NewWithOptions(st, Options{Password: fastPW, Lockout: pol, SharedLockout: true})
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	d.now = func() time.Time { return now }
+	tn, err := d.CreateTenant(ctx, "C", "contoso.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, _ := d.CreateServicePrincipal(ctx, tn.ID, "app")
+	try := func(src string) error {
+		_, err := d.AuthenticateSecret(WithSource(ctx, src+":1234"), tn.ID, sp.AppID, "nope")
+		return err
+	}
+	for i := range 300 {
+		if err := try(fmt.Sprintf("10.0.%d.%d", i/250, i%250+1)); !errors.Is(err, ErrBadCredential) {
+			t.Fatalf("failure %d: %v", i, err)
+		}
+	}
+	count := func() int {
+		t.Helper()
+		var n int
+		if err := st.View(ctx, func(tx store.Tx) error {
+			kvs, err := tx.List("lock/", "", 0)
+			n = len(kvs)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n != 301 {
+		t.Fatalf("%d counters stored, want 301", n)
+	}
+	now = now.Add(9 * time.Minute) // past Window, not past MaxDelay
+	if n, err := d.SweepLockouts(ctx); err != nil || n != 0 {
+		t.Fatalf("sweep at +9 min deleted %d (%v), want 0", n, err)
+	}
+	// One source fails three more times (its +0 failure has expired, so
+	// these are its first three): a 5 min back-off, until +14 min.
+	for range 3 {
+		if err := try("10.0.0.1"); !errors.Is(err, ErrBadCredential) {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(90 * time.Second) // +10.5 min
+	n, err := d.SweepLockouts(ctx)
+	if err != nil || n != 299 {
+		t.Fatalf("sweep at +10.5 min deleted %d (%v), want 299", n, err)
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("%d counters left, want 2 (the source in back-off and the principal)", n)
+	}
+	if err := try("10.0.0.1"); !errors.Is(err, ErrLocked) {
+		t.Fatalf("the source in back-off after the sweep: %v, want ErrLocked", err)
+	}
+	// Past everything, the sweep empties the store.
+	now = now.Add(time.Hour)
+	if n, err := d.SweepLockouts(ctx); err != nil || n != 2 || count() != 0 {
+		t.Fatalf("final sweep deleted %d (%v), %d left", n, err, count())
+	}
+	memOnly := NewWithOptions(store.NewMemory(), Options{Password: fastPW})
+	if n, err := memOnly.SweepLockouts(ctx); n != 0 || err != nil {
+		t.Fatalf("sweep without SharedLockout: %d, %v", n, err)
 	}
 }
