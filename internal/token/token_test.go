@@ -112,13 +112,15 @@ func TestTamperingSuite(t *testing.T) {
 	t.Logf("%d mutations", len(muts))
 	for _, m := range muts {
 		t.Run(m.Name, func(t *testing.T) {
-			start := time.Now()
-			c, err := e.ver.Verify(ctx, m.Token, aud)
+			c, d, err := e.ver.VerifyDigest(ctx, m.Token, aud)
 			if !errors.Is(err, token.ErrInvalid) || err != token.ErrInvalid || c != nil {
 				t.Fatalf("accepted or wrong error: %v, %v", c, err)
 			}
-			if len(m.Token) > token.MaxTokenBytes && time.Since(start) > 10*time.Millisecond {
-				t.Errorf("oversized token took %v to reject", time.Since(start))
+			// An oversized token is refused before any work on it: not
+			// even hashed (a zero Digest says so). This used to be a 10 ms
+			// timing check, which a loaded CI machine could break.
+			if len(m.Token) > token.MaxTokenBytes && d != (token.Digest{}) {
+				t.Errorf("an oversized token (%d bytes) was hashed before being refused", len(m.Token))
 			}
 		})
 	}
