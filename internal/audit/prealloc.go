@@ -18,7 +18,7 @@ import (
 //	append + fdatasync                   ~220 µs   ~130 µs  (the size still changes)
 //	overwrite zeroed space + fdatasync   ~124 µs   ~62–76 µs
 //
-// So the open segment is extended with zeros preallocChunk at a time (one
+// So the open segment is extended with zeros ahead of its records (one
 // full fsync makes the new size and extents durable), and every group
 // commit overwrites zeros at the logical end and calls fdatasync, which
 // then has only data to flush: the approach of PostgreSQL's zero-filled
@@ -30,7 +30,15 @@ import (
 // record line never holds one (JSON escapes control characters), so a NUL
 // can only be padding or what a torn write left, and nothing after it was
 // acknowledged.
-const preallocChunk = 1 << 20
+//
+// How far ahead: as much as the segment already holds, at least
+// minPrealloc and at most maxPrealloc, so a quiet chain (an idle HSM) pads
+// at most 64 KiB while a busy one extends 1 MiB at a time — one full fsync
+// per ~1,000 records of ~1 KiB.
+const (
+	minPrealloc = 64 << 10
+	maxPrealloc = 1 << 20
+)
 
 // zeros is written to extend a segment.
 var zeros = make([]byte, 64<<10)
@@ -42,7 +50,8 @@ var zeros = make([]byte, 64<<10)
 func (w *writer) place(buf []byte) (grew bool, err error) {
 	end := w.size + int64(len(buf))
 	if end > w.alloc {
-		target := (end + preallocChunk - 1) / preallocChunk * preallocChunk
+		chunk := min(max(w.size, minPrealloc), maxPrealloc)
+		target := (end + chunk - 1) / chunk * chunk
 		for off := w.alloc; off < target; off += int64(len(zeros)) {
 			if _, err := w.f.WriteAt(zeros[:min(int64(len(zeros)), target-off)], off); err != nil {
 				return false, err

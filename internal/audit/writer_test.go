@@ -206,16 +206,30 @@ func TestOpenSegmentIsPreallocated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Size() != preallocChunk {
-		t.Fatalf("open segment is %d bytes, want one preallocated chunk (%d)", st.Size(), preallocChunk)
+	if st.Size() != minPrealloc {
+		t.Fatalf("open segment is %d bytes, want the least preallocation (%d)", st.Size(), minPrealloc)
 	}
 	r := verifyDir(t, filepath.Join(dir, "dev"), testPub(t, "dev"))
 	if r.Records != 3 || len(r.Problems) != 0 {
 		t.Fatalf("live verify: %+v", r)
 	}
+	// A busier chain preallocates further ahead: as much as it holds
+	// (past the first 64 KiB), never more than 1 MiB.
+	for i := 3; len(readChain(t, filepath.Join(dir, "dev"))) < 3*minPrealloc; i += 50 {
+		record(t, l, "dev", i, 50)
+	}
+	records := int64(len(readChain(t, filepath.Join(dir, "dev"))))
+	st, _ = os.Stat(seg)
+	if pad := st.Size() - records; pad < 0 || pad > max(records, minPrealloc) || pad > maxPrealloc || st.Size() <= 3*minPrealloc {
+		t.Fatalf("segment of %d bytes holds %d bytes of records: padding %d", st.Size(), records, pad)
+	}
 	l.Close()
-	if st, _ = os.Stat(seg); st.Size() >= preallocChunk || st.Size() == 0 {
-		t.Fatalf("closed segment is %d bytes, want its records only", st.Size())
+	b, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(b)) <= records || bytes.IndexByte(b, 0) >= 0 || !bytes.HasSuffix(b, []byte("\n")) {
+		t.Fatalf("closed segment of %d bytes (records %d, then the closing checkpoint): want its lines only", len(b), records)
 	}
 }
 
