@@ -196,11 +196,17 @@ func (d *Directory) DeleteApplication(ctx context.Context, tid, id string) error
 // years) and returns the credential and the secret, which is shown once
 // and never stored.
 func (d *Directory) AddPassword(ctx context.Context, tid, appID, displayName string, end time.Time) (*PasswordCredential, string, error) {
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return nil, "", err
+	// A secret starting with '-' reads as an option to az and other CLIs
+	// ("az login -p -x…": "expected one argument"; CI met it once in 64
+	// runs), so such a draw is discarded.
+	var plain string
+	for plain == "" || plain[0] == '-' {
+		raw := make([]byte, 32)
+		if _, err := rand.Read(raw); err != nil {
+			return nil, "", err
+		}
+		plain = base64.RawURLEncoding.EncodeToString(raw)
 	}
-	plain := base64.RawURLEncoding.EncodeToString(raw)
 	sum := sha256.Sum256([]byte(plain))
 	now := d.now().UTC()
 	if end.IsZero() {
