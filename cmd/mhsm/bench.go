@@ -179,8 +179,8 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 		}
 		for _, v := range o.variants {
 			name, flags, ok := strings.Cut(v, "=")
-			if !ok || name == "" || !o.spawn {
-				return fmt.Errorf("--spawn-variant %q: want NAME=FLAGS, with --spawn", v)
+			if !ok || name == "" {
+				return fmt.Errorf("--spawn-variant %q: want NAME=FLAGS", v)
 			}
 			stop, t, pid, err := spawnServer(ctx, append(slices.Clone(o.serverArgs), strings.Fields(flags)...))
 			if err != nil {

@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 )
@@ -78,22 +76,12 @@ func BenchmarkSyncCPU(b *testing.B) {
 	}
 }
 
-// machineCPU returns the busy and total jiffies of all CPUs.
+// machineCPU returns the busy and total jiffies of all CPUs (busy.go's
+// reading of /proc/stat).
 func machineCPU() (busy, total uint64, err error) {
 	raw, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return 0, 0, err
 	}
-	first, _, _ := strings.Cut(string(raw), "\n")
-	for i, field := range strings.Fields(first)[1:] {
-		v, err := strconv.ParseUint(field, 10, 64)
-		if err != nil {
-			return 0, 0, err
-		}
-		total += v
-		if i != 3 && i != 4 { // idle, iowait
-			busy += v
-		}
-	}
-	return busy, total, nil
+	return cpuJiffies(raw)
 }

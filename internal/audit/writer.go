@@ -266,10 +266,11 @@ func (w *writer) ready() error {
 // linger waits, before a commit, until CommitInterval has passed since the
 // last one began — but only while the CPU is the bottleneck (Options.Busy)
 // and no full batch is waiting: records that arrive meanwhile share the
-// fsync. One fsync costs this kind of machine ~140 µs of CPU (journal
-// commit, device flush, interrupts: BenchmarkSyncCPU), more than a whole
-// key GET; under load the writer fsynced back to back, five records at a
-// time, and system time tripled. With spare CPU a commit starts at once,
+// flush. An fsync that grows the file costs this kind of machine ~130 µs
+// of CPU (journal commit, device flush, interrupts: BenchmarkSyncCPU), the
+// fdatasync of a preallocated segment ~70 µs (prealloc.go): comparable to
+// a whole key GET. Under load the writer flushed back to back, a few
+// records at a time. With spare CPU a commit starts at once,
 // since waiting would only add latency.
 func (w *writer) linger() {
 	iv := w.log.opts.CommitInterval
